@@ -1,0 +1,31 @@
+"""The whole notebook runs top to bottom in smoke mode in a fresh kernel, and shows its answers."""
+
+from conftest import notebook_text
+
+
+def test_smoke_run_has_no_errors(executed_notebook):
+    errors = [o for c in executed_notebook.notebook.cells if c.cell_type == "code"
+              for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert errors == []
+
+
+def test_smoke_run_prints_q1a_answers_from_both_routes(executed_notebook):
+    text = notebook_text(executed_notebook.notebook)
+    assert "Layer 1 (literal reading): (105, 115, 105, 115)" in text
+    assert "Layer 2 (literal reading): (97, 115, 97, 115)" in text
+    assert "Layer 3 (literal reading): (81, 131, 81, 131)" in text
+    assert "hand derivation matches both routes" in text
+    for depth in range(1, 9):
+        assert f"layer {depth}: formula == autograd" in text
+
+
+def test_smoke_run_checks_q3(executed_notebook):
+    text = notebook_text(executed_notebook.notebook)
+    assert "max |P·S(X) − S(P·X)|" in text
+    assert "assert_close passed" in text
+
+
+def test_smoke_run_draws_figures(executed_notebook):
+    images = [o for c in executed_notebook.notebook.cells if c.cell_type == "code"
+              for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert len(images) >= 1
