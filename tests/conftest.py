@@ -12,39 +12,16 @@ import os
 import shutil
 import sys
 import time
-import types
 from pathlib import Path
 from types import SimpleNamespace
 
 import nbformat
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-NOTEBOOK = REPO / "assignment2.ipynb"
-DEFINITION_TAGS = {"setup", "parameters", "definitions"}
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+from notebook_namespace import NOTEBOOK, REPO, load_notebook_namespace
+
 SMOKE_RUN_TIMEOUT_S = 900
-
-
-def load_notebook_namespace(tags: set[str] = DEFINITION_TAGS) -> dict:
-    """Execute the notebook's cells carrying any of `tags` (smoke mode, repo as cwd); return the globals."""
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    module = types.ModuleType("assignment2")  # a real module, so dataclasses and pickling resolve names
-    sys.modules["assignment2"] = module
-    namespace = module.__dict__
-    previous_cwd, previous_smoke = os.getcwd(), os.environ.get("A2_SMOKE")
-    os.environ["A2_SMOKE"] = "1"
-    os.chdir(REPO)
-    try:
-        for index, cell in enumerate(notebook.cells):
-            if cell.cell_type == "code" and tags & set(cell.get("metadata", {}).get("tags", [])):
-                exec(compile(cell.source, f"assignment2.ipynb[cell {index}]", "exec"), namespace)  # noqa: S102
-    finally:
-        os.chdir(previous_cwd)
-        if previous_smoke is None:
-            os.environ.pop("A2_SMOKE", None)
-        else:
-            os.environ["A2_SMOKE"] = previous_smoke
-    return namespace
 
 
 class NotebookNamespace(SimpleNamespace):

@@ -29,3 +29,18 @@ def test_smoke_run_draws_figures(executed_notebook):
     images = [o for c in executed_notebook.notebook.cells if c.cell_type == "code"
               for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert len(images) >= 1
+
+
+def test_smoke_run_covers_q1b_and_labels_the_untrained_model(executed_notebook):
+    text = notebook_text(executed_notebook.notebook)
+    assert "AlexNet: UNTRAINED (random weights)" in text or "AlexNet: pretrained IMAGENET1K_V1" in text
+    if "UNTRAINED (random weights)" in text:
+        assert "RANDOM weights" in text and "UNTRAINED model" in text
+
+
+def test_smoke_run_saves_and_rechecks_six_adversarial_pngs(executed_notebook):
+    saved = sorted((executed_notebook.workdir / "outputs" / "adversarial").glob("*.png"))
+    assert len(saved) == 6 and all("__to_" in p.name for p in saved)
+    text = notebook_text(executed_notebook.notebook)
+    assert "PNGs are classified as their target" in text
+    assert "| α | success | steps |" in text
