@@ -44,3 +44,22 @@ def test_smoke_run_saves_and_rechecks_six_adversarial_pngs(executed_notebook):
     text = notebook_text(executed_notebook.notebook)
     assert "PNGs are classified as their target" in text
     assert "| α | success | steps |" in text
+
+
+def test_smoke_run_covers_all_of_q2(executed_notebook):
+    text = notebook_text(executed_notebook.notebook)
+    out = executed_notebook.workdir / "outputs"
+    assert "vocabulary: 10,000 words · training tokens: 929,589" in text and "batches per epoch: 1,549" in text
+    assert (out / "sample_multinomial.txt").read_text().strip() and (out / "sample_greedy.txt").read_text().strip()
+    assert len(list((out / "checkpoints").glob("rnnlm-tf-*.pt"))) == 1
+    assert len(list((out / "checkpoints").glob("rnnlm-free-*.pt"))) == 1
+    for marker in ("MB per window", "cosine distance(army, taxpayer)", "Validation perplexity per epoch",
+                   "times as a window's first token", "mixed precision:"):
+        assert marker in text, marker
+
+
+def test_smoke_run_reports_section_times(executed_notebook):
+    text = notebook_text(executed_notebook.notebook)
+    for section in ("Q1(a)", "Q1(b)", "Q1(c) attack", "Q2 training (teacher forcing)", "Q2.4 training (no teacher forcing)",
+                    "Q3(d)"):
+        assert f"[{section}] took" in text, section

@@ -1,0 +1,139 @@
+"""Benchmark Q2's training against plain baselines, side by side, at the starter's full sizes, on this machine.
+
+    python benchmarks/bench_lm.py [--steps 200]
+
+1. Teacher forcing: a plain fp32 reimplementation of the starter's training step (written here,
+   independently of the notebook) vs the notebook's `train_lm` (mixed precision where it measured
+   faster). Same initial weights and data; promised: throughput >= 1.3x, and the loss after
+   `--steps` steps within 0.05 of the baseline's (mean of the last 20 steps).
+2. Without teacher forcing: a naive port (one model call per time step, decoder and its weight
+   gradient per step, inside autograd) vs the notebook's `window_loss(..., teacher_forcing=False)`.
+   Promised: >= 2x faster. (Equality of the two losses is asserted in the tests on a small model.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+from notebook_namespace import REPO, load_notebook_namespace
+
+EMBED, HIDDEN, BATCH, SEQ, LR = 128, 1024, 20, 30, 0.002
+
+
+class StarterModel(nn.Module):
+    """The starter's RNNLM as specified (Embedding -> LSTM -> Linear), for the baseline."""
+
+    def __init__(self, vocab: int) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab, EMBED)
+        self.lstm = nn.LSTM(EMBED, HIDDEN, 1, batch_first=True)
+        self.linear = nn.Linear(HIDDEN, vocab)
+
+    def forward(self, x, h):
+        out, h = self.lstm(self.embed(x), h)
+        return self.linear(out.reshape(out.size(0) * out.size(1), out.size(2))), h
+
+
+def baseline_train(model: StarterModel, ids: torch.Tensor, steps: int) -> tuple[list[float], list[float]]:
+    """The spec's loop in fp32: detach, forward, CE, zero_grad, backward, clip 0.5, Adam step."""
+    opt = torch.optim.Adam(model.parameters(), lr=LR)
+    states = (torch.zeros(1, BATCH, HIDDEN), torch.zeros(1, BATCH, HIDDEN))
+    losses, times = [], []
+    for i in range(0, SEQ * steps, SEQ):
+        start = time.perf_counter()
+        states = tuple(s.detach() for s in states)
+        outputs, states = model(ids[:, i:i + SEQ], states)
+        loss = nn.functional.cross_entropy(outputs, ids[:, i + 1:i + 1 + SEQ].reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 0.5)
+        opt.step()
+        losses.append(loss.item())
+        times.append(time.perf_counter() - start)
+    return losses, times
+
+
+def naive_no_tf_step(model: StarterModel, opt: torch.optim.Optimizer, ids: torch.Tensor, i: int, states):
+    """Naive port without teacher forcing: per time step model call, argmax fed back, loss inside autograd."""
+    states = tuple(s.detach() for s in states)
+    current, losses = ids[:, i], []
+    for t in range(SEQ):
+        logits, states = model(current[:, None], states)
+        losses.append(nn.functional.cross_entropy(logits, ids[:, i + 1 + t]))
+        current = logits.argmax(dim=1)
+    loss = torch.stack(losses).mean()
+    opt.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), 0.5)
+    opt.step()
+    return states
+
+
+def main() -> int:
+    """Run both comparisons, print times and ratios; exit 1 if a promised ratio is missed."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--no-tf-steps", type=int, default=4)
+    args = parser.parse_args()
+    nb = load_notebook_namespace()
+    corpus = nb["Corpus"]()
+    ids = corpus.get_data(REPO / "data" / "ptb" / "ptb.train.txt", BATCH)
+    vocab = len(corpus.dictionary)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, vocab {vocab}, steps {args.steps}")
+
+    def fresh_pair():
+        torch.manual_seed(0)
+        ours = nb["RNNLM"](vocab, EMBED, HIDDEN, 1)
+        base = StarterModel(vocab)
+        base.load_state_dict(ours.state_dict())
+        return ours, base
+
+    ours, base = fresh_pair()
+    dtype = nb["choose_autocast_dtype"](torch.device("cpu"), lambda: nb["RNNLM"](vocab, EMBED, HIDDEN, 1), ids, SEQ)
+    base_losses, base_times = baseline_train(base, ids, args.steps)
+    history = nb["train_lm"](ours, ids, num_epochs=1, seq_length=SEQ, learning_rate=LR, max_steps=args.steps,
+                             autocast_dtype=dtype, progress=False)
+    base_step = statistics.median(base_times[5:])
+    our_step = (history["seconds"]) / args.steps
+    base_step_mean = sum(base_times) / args.steps
+    speedup = base_step_mean / our_step
+    tail = 20
+    loss_gap = abs(statistics.mean(history["loss"][-tail:]) - statistics.mean(base_losses[-tail:]))
+    print(f"[teacher forcing] baseline fp32: {base_step_mean:.3f} s/step (median {base_step:.3f}); "
+          f"ours ({dtype or 'fp32'}): {our_step:.3f} s/step -> throughput x{speedup:.2f} (>= 1.30)")
+    print(f"[teacher forcing] loss after {args.steps} steps (mean of last {tail}): baseline "
+          f"{statistics.mean(base_losses[-tail:]):.4f}, ours {statistics.mean(history['loss'][-tail:]):.4f}, "
+          f"gap {loss_gap:.4f} (<= 0.05); last step {base_losses[-1]:.4f} vs {history['loss'][-1]:.4f}")
+    full_epochs = 5 * len(nb["window_starts"](ids, SEQ))
+    print(f"[teacher forcing] full 5-epoch run on this CPU: baseline ~{base_step_mean * full_epochs / 60:.0f} min, "
+          f"ours ~{our_step * full_epochs / 60:.0f} min")
+
+    ours, base = fresh_pair()
+    opt = torch.optim.Adam(base.parameters(), lr=LR)
+    states = (torch.zeros(1, BATCH, HIDDEN), torch.zeros(1, BATCH, HIDDEN))
+    states = naive_no_tf_step(base, opt, ids, 0, states)  # warm-up
+    start = time.perf_counter()
+    for k in range(1, args.no_tf_steps + 1):
+        states = naive_no_tf_step(base, opt, ids, k * SEQ, states)
+    naive = (time.perf_counter() - start) / args.no_tf_steps
+    n_steps = args.no_tf_steps + 1
+    free = nb["train_lm"](ours, ids, num_epochs=1, seq_length=SEQ, learning_rate=LR, max_steps=n_steps,
+                          teacher_forcing=False, autocast_dtype=dtype, progress=False)
+    fast = free["seconds"] / n_steps
+    print(f"[no teacher forcing] naive port: {naive:.3f} s/step; ours: {fast:.3f} s/step -> x{naive / fast:.2f} (>= 2.0); "
+          f"ours vs our teacher-forced step: x{fast / our_step:.2f}; full 5 epochs ~{fast * full_epochs / 60:.0f} min")
+    ok = speedup >= 1.3 and loss_gap <= 0.05 and naive / fast >= 2.0
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
