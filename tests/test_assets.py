@@ -124,3 +124,27 @@ def test_bundled_images_match_their_sources_table(nb):
     table = (nb.PROJECT_ROOT / "images" / "SOURCES.md").read_text()
     for name, (index, sha) in nb.SAMPLE_IMAGES.items():
         assert f"| {name} | {index} | {sha} |" in table
+
+
+def test_notebook_opened_alone_fetches_and_checks_every_asset(nb, tmp_path, monkeypatch):
+    """As in Colab: no bundled files next to the notebook; every asset comes from its (here: local) URL."""
+    import functools
+
+    from conftest import REPO
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(REPO))
+    handler.log_message = lambda *args: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        for relpath, asset in list(nb.ASSETS.items()):
+            monkeypatch.setitem(nb.ASSETS, relpath, nb.Asset(f"{base}/{relpath}", asset.sha256, asset.check))
+        for relpath in nb.ASSETS:
+            path = nb.asset_path(relpath, root=tmp_path, timeout=10)
+            assert path == tmp_path / relpath and path.read_bytes() == (REPO / relpath).read_bytes()
+        labels = nb.load_imagenet_labels(tmp_path / nb.LABELS_FILE)
+        assert len(labels) == 1000
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
