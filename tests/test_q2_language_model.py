@@ -67,6 +67,9 @@ def test_detach_keeps_saved_memory_flat_and_its_absence_grows_it(nb):
     steps = [b["saved_MB"] - a["saved_MB"] for a, b in itertools.pairwise(grow)]
     assert all(s > 0 for s in steps) and max(steps) - min(steps) < 1e-6  # linear growth
     assert grow[-1]["nodes"] > grow[0]["nodes"]
+    assert all(r["grad_to_start"] == 0 for r in flat)  # the detach stops every gradient at the boundary
+    assert all(r["grad_to_start"] > 0 for r in grow)  # without it, every window's loss reaches the first state
+    assert all(p.grad is None for p in model.parameters())  # a measurement, not a training step
 
 
 def test_detach_returns_graph_free_tensors_with_the_same_values(nb):
@@ -165,9 +168,21 @@ def test_train_lm_history_max_steps_validation_and_learning(nb):
     free = nb.train_lm(nb.RNNLM(40, 8, 16, 1), ids, num_epochs=1, seq_length=30, learning_rate=0.01,
                        teacher_forcing=False, progress=False)
     assert free["steps"] == 10
-    for bad in ({"num_epochs": 0}, {"learning_rate": 0.0}, {"clip_norm": -1.0}):
+    for bad in ({"num_epochs": 0}, {"learning_rate": 0.0}, {"clip_norm": -1.0}, {"max_steps": 0},
+                {"seq_length": 0}, {"seq_length": 301}):
         with pytest.raises(ValueError):
             nb.train_lm(nb.RNNLM(40, 8, 16, 1), ids, **({"num_epochs": 1, "seq_length": 30, "learning_rate": 0.01} | bad))
+
+
+def test_train_and_evaluate_reject_ids_the_model_cannot_read(nb):
+    model = nb.RNNLM(40, 8, 16, 1)
+    good = torch.arange(4 * 61).remainder(40).view(4, 61)
+    bad_inputs = [(good + 1, "0, 39"), (good.flatten(), "batch, n"), (good.float(), "LongTensor"), (good - 1, "0, 39")]
+    for ids, message in bad_inputs:  # out of the vocabulary, 1-D, float, negative
+        with pytest.raises(ValueError, match=message):
+            nb.train_lm(model, ids, num_epochs=1, seq_length=30, learning_rate=0.01, progress=False)
+        with pytest.raises(ValueError, match=message):
+            nb.evaluate_perplexity(model, ids, 30)
 
 
 def test_evaluate_perplexity_matches_a_manual_computation(nb):
