@@ -43,7 +43,7 @@ def test_smoke_run_saves_and_rechecks_six_adversarial_pngs(executed_notebook):
     assert len(saved) == 6 and all("__to_" in p.name for p in saved)
     text = notebook_text(executed_notebook.notebook)
     assert "PNGs are classified as their target" in text
-    assert "| α | success | steps |" in text
+    assert "| α | which | success | steps |" in text
 
 
 def test_smoke_run_covers_all_of_q2(executed_notebook):

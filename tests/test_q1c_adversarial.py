@@ -148,3 +148,18 @@ def test_metrics_and_filenames(nb):
     assert nb.perturbation_metrics(a, a)["PSNR_dB"] == float("inf")
     name = nb.adversarial_filename("n02129604_9026_tiger.jpg", 417, ["x"] * 417 + ["balloon, party"])
     assert name == "n02129604_9026_tiger__to_0417_balloon__party.png"
+
+
+def test_gradient_scale_equals_per_image_autograd_and_starts_attacks_that_flip(nb, stand_in, clean_examples):
+    x, y = clean_examples
+    targets = [(int(c) + 1) % NUM_CLASSES for c in y]
+    scale = nb.cross_entropy_gradient_scale(stand_in, x, targets)
+    for i, target in enumerate(targets):  # second route: one image at a time, mean cross-entropy of one
+        xi = x[i:i + 1].clone().requires_grad_(True)
+        nn.functional.cross_entropy(stand_in(xi), torch.tensor([target])).backward()
+        torch.testing.assert_close(scale[i], xi.grad.abs().mean())
+    assert (scale > 0).all()
+    results = nb.make_adversarial(stand_in, x, targets, scale.tolist(), max_steps=300, patience=50)
+    assert all(r.success and r.predicted == t for r, t in zip(results, targets))
+    with pytest.raises(ValueError, match="targets"):
+        nb.cross_entropy_gradient_scale(stand_in, x, targets[:1])
