@@ -54,7 +54,7 @@ def test_smoke_run_covers_all_of_q2(executed_notebook):
     assert len(list((out / "checkpoints").glob("rnnlm-tf-*.pt"))) == 1
     assert len(list((out / "checkpoints").glob("rnnlm-free-*.pt"))) == 1
     for marker in ("MB per window", "cosine distance(army, taxpayer)", "Validation perplexity per epoch",
-                   "true inputs per epoch without it", "What the truncation gives up", "We conclude that an embedding distance",
+                   "true inputs per epoch without it", "What the number means", "What the truncation gives up", "We conclude that an embedding distance",
                    "mixed precision:"):
         assert marker in text, marker
 
