@@ -244,3 +244,19 @@ def test_train_or_load_trains_once_then_loads(nb, tmp_path, monkeypatch, capsys)
     third, _ = nb.train_or_load_lm("t", CONFIG, ids, valid, retrain=True)
     assert "Loaded" not in capsys.readouterr().out
     assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), third.state_dict().values()))  # seeded
+
+
+def test_embedding_shift_measures_the_change_of_one_row(nb, full_corpus):
+    corpus, _ = full_corpus
+    torch.manual_seed(0)
+    initial = nb.RNNLM(len(corpus.dictionary), 8, 16, 1)
+    trained = nb.RNNLM(len(corpus.dictionary), 8, 16, 1)
+    trained.load_state_dict(initial.state_dict())
+    assert nb.embedding_shift(trained, initial, corpus, "army") == (0.0, 0.0)
+    row = corpus.dictionary.word2idx["army"]
+    with torch.no_grad():
+        trained.embed.weight[row] += torch.tensor([3.0, 4.0] + [0.0] * 6)
+    change, relative = nb.embedding_shift(trained, initial, corpus, "army")
+    assert change == pytest.approx(5.0) and relative == pytest.approx(5.0 / float(initial.embed.weight[row].detach().norm()))
+    with pytest.raises(KeyError, match="Army"):
+        nb.embedding_shift(trained, initial, corpus, "Army")
