@@ -1,10 +1,12 @@
-"""Turn an executed notebook into a PDF: nbconvert HTML (math by a local MathJax) printed by headless Chromium.
+"""Turn an executed notebook into a PDF: nbconvert HTML (math by a local MathJax) printed by headless Chrome/Chromium.
 
-    python tools/export_pdf.py [executed.ipynb] [out.pdf]
+    python tools/export_pdf.py EXECUTED.ipynb OUT.pdf
+    python tools/export_pdf.py --find-browser      # print the browser it would use, or what to install
 
-Defaults: outputs/assignment2.executed.ipynb -> outputs/assignment2.pdf. Needs Debian's `chromium`
-and MathJax 2.7 from the npm registry (`make pdf-deps` installs both); nothing is downloaded at run
-time. Long code lines wrap, wide tables shrink and figures fit the page.
+Needs Chrome or Chromium (found on PATH, in the usual macOS and Windows install folders, or named by the
+environment variable A2_CHROME) and MathJax 2.7 from the npm registry in .pdf-tools/ (`make pdf-deps`).
+Nothing is downloaded at run time. Long code lines wrap, wide tables shrink and figures fit the page; the PDF's
+document title is the notebook's metadata title.
 """
 
 from __future__ import annotations
@@ -20,92 +22,114 @@ import nbformat
 from nbconvert import HTMLExporter
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_NOTEBOOK = REPO / "outputs" / "assignment2.executed.ipynb"
-DEFAULT_PDF = REPO / "outputs" / "assignment2.pdf"
 MATHJAX = REPO / ".pdf-tools" / "node_modules" / "mathjax" / "MathJax.js"
+BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome", "msedge")
+BROWSER_PATHS = (  # the usual install folders on macOS and Windows
+    "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
+    "/Applications/Chromium.app/Contents/MacOS/Chromium",
+    *(str(Path(os.environ.get(root, "")) / sub) for root in ("PROGRAMFILES", "PROGRAMFILES(X86)", "LOCALAPPDATA")
+      for sub in ("Google/Chrome/Application/chrome.exe", "Chromium/Application/chrome.exe",
+                  "Microsoft/Edge/Application/msedge.exe") if os.environ.get(root)),
+)
+INSTALL_ADVICE = ("No Chrome or Chromium found. Install one: Debian/Ubuntu `sudo apt-get install chromium`; macOS "
+                  "`brew install --cask chromium` or Google Chrome from https://www.google.com/chrome/; Windows Google "
+                  "Chrome (or use Edge). Or set A2_CHROME=/path/to/the/browser.")
+PLACEHOLDERS = ("*your name*", "*your ID*", "*names of anyone")
 PRINT_CSS = """
 <style>
-@page { size: A4; margin: 13mm 11mm; }
+@page { size: A4; margin: 11mm 9mm; }
 body { font-size: 10pt; }
 .jp-Notebook { padding: 0 !important; }
-.jp-Cell { padding: 2px 0 !important; }
+.jp-Cell { padding: 1px 0 !important; }
 .jp-InputArea-editor, .jp-OutputArea-output { overflow: visible !important; }
 pre, code, .highlight pre, .jp-OutputArea-output pre, .jp-RenderedText pre {
-  white-space: pre-wrap !important; overflow-wrap: anywhere !important; word-break: break-word; font-size: 8.2pt !important;
+  white-space: pre-wrap !important; overflow-wrap: anywhere !important; word-break: break-word; font-size: 7.6pt !important;
+  line-height: 1.25 !important;
 }
 img { max-width: 100% !important; height: auto !important; break-inside: avoid; }
 table { font-size: 8pt !important; max-width: 100% !important; table-layout: auto; }
 td, th { overflow-wrap: anywhere; padding: 2px 4px !important; }
 .jp-RenderedHTMLCommon { padding-right: 0 !important; }
+.jp-RenderedHTMLCommon p, .jp-RenderedHTMLCommon li { margin-top: 0.2em !important; margin-bottom: 0.3em !important; }
 .MathJax_Display, .MathJax { max-width: 100%; }
 </style>
 """
 
 
 class ExportError(RuntimeError):
-    """A tool the export needs is missing, or Chromium failed (the message says what to do)."""
+    """A tool the export needs is missing, or the browser failed (the message says what to do)."""
 
 
-def find_chromium() -> str:
-    """Path of a Chromium/Chrome executable, or an error that says how to install Debian's."""
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        found = shutil.which(name)
-        if found:
-            return found
-    raise ExportError("No Chromium found. Install Debian's: `sudo apt-get install chromium` (or run `make pdf-deps`).")
+def find_browser() -> str:
+    """Path of a Chrome/Chromium executable (A2_CHROME first), or an ExportError that says what to install."""
+    candidates = [os.environ.get("A2_CHROME", ""), *(shutil.which(name) or "" for name in BROWSER_NAMES), *BROWSER_PATHS]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return candidate
+    raise ExportError(INSTALL_ADVICE)
 
 
 def find_mathjax() -> Path:
-    """MathJax 2.7's MathJax.js (A2_MATHJAX overrides), or an error that says how to get it."""
+    """MathJax 2.7's MathJax.js (A2_MATHJAX overrides), or an ExportError that says how to get it."""
     path = Path(os.environ.get("A2_MATHJAX", MATHJAX))
     if not path.is_file():
-        raise ExportError(f"MathJax not found at {path}. Run `make pdf-deps` (npm install mathjax@2.7.9 into .pdf-tools/).")
+        raise ExportError(f"MathJax not found at {path}. Run `make pdf-deps` (npm install mathjax@2.7.9 into .pdf-tools/; "
+                          "npm comes with Node.js, https://nodejs.org).")
     return path
 
 
-def notebook_to_html(notebook: Path, mathjax: Path) -> str:
+def placeholder_fields(notebook: nbformat.NotebookNode) -> list[str]:
+    """The title fields of the first cell that still hold their placeholder text."""
+    first = notebook.cells[0].source if notebook.cells else ""
+    return [text for text in PLACEHOLDERS if text in first]
+
+
+def notebook_to_html(notebook: nbformat.NotebookNode, mathjax: Path) -> str:
     """Standalone HTML of the executed notebook, with print CSS and a local MathJax."""
     exporter = HTMLExporter(template_name="lab", exclude_input_prompt=True, exclude_output_prompt=True)
     exporter.mathjax_url = mathjax.as_uri() + "?config=TeX-AMS_CHTML-full,Safe"
-    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    body, _ = exporter.from_notebook_node(notebook)
     return body.replace("</head>", PRINT_CSS + "</head>", 1)
 
 
-def html_to_pdf(html: Path, pdf: Path, chromium: str, timeout_s: int = 300) -> None:
-    """Print `html` to `pdf` with headless Chromium (waits for MathJax), writing the PDF atomically."""
-    fd, tmp = tempfile.mkstemp(dir=pdf.parent, suffix=".pdf.partial")
-    os.close(fd)
-    command = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
+def html_to_pdf(html: Path, pdf: Path, browser: str, timeout_s: int = 300) -> None:
+    """Print `html` to `pdf` with the headless browser (it waits for MathJax)."""
+    command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
                "--disable-background-networking", "--disable-component-update", "--allow-file-access-from-files",
                "--no-pdf-header-footer", "--run-all-compositor-stages-before-draw", "--virtual-time-budget=60000",
-               f"--user-data-dir={tempfile.mkdtemp(prefix='a2-chromium-')}", f"--print-to-pdf={tmp}", html.as_uri()]
-    try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
-        if result.returncode != 0 or Path(tmp).stat().st_size == 0:
-            raise ExportError(f"Chromium failed (exit {result.returncode}): {result.stderr[-2000:]}")
-        os.replace(tmp, pdf)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+               f"--user-data-dir={tempfile.mkdtemp(prefix='a2-chrome-')}", f"--print-to-pdf={pdf}", html.as_uri()]
+    pdf.unlink(missing_ok=True)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
+    if result.returncode != 0 or not pdf.is_file() or pdf.stat().st_size == 0:
+        raise ExportError(f"{browser} failed (exit {result.returncode}): {result.stderr[-2000:]}")
 
 
-def export(notebook: Path = DEFAULT_NOTEBOOK, pdf: Path = DEFAULT_PDF) -> Path:
-    """Executed notebook -> HTML (next to the PDF) -> PDF; return the PDF path."""
-    if not notebook.is_file():
-        raise ExportError(f"No executed notebook at {notebook}. Run `make run` (or `A2_SMOKE=1 make run`) first.")
-    chromium, mathjax = find_chromium(), find_mathjax()
+def export(notebook_path: Path, pdf: Path) -> Path:
+    """Executed notebook -> HTML (next to the PDF) -> PDF; warns about unfilled title fields; returns the PDF path."""
+    if not notebook_path.is_file():
+        raise ExportError(f"No executed notebook at {notebook_path}. Run `make run` (or `A2_SMOKE=1 make run`) first.")
+    browser, mathjax = find_browser(), find_mathjax()
+    notebook = nbformat.read(notebook_path, as_version=4)
+    if placeholder_fields(notebook):
+        print(f"WARNING: the title fields still hold placeholders ({', '.join(placeholder_fields(notebook))}): "
+              "fill in your name, ID and 'discussed with' in the first cell of assignment2.ipynb.", file=sys.stderr)
     pdf.parent.mkdir(parents=True, exist_ok=True)
     html = pdf.with_suffix(".html")
     html.write_text(notebook_to_html(notebook, mathjax), encoding="utf-8")
-    html_to_pdf(html, pdf, chromium)
+    html_to_pdf(html, pdf, browser)
     return pdf
 
 
 def main(argv: list[str]) -> int:
     """Command-line entry point."""
-    notebook = Path(argv[0]) if argv else DEFAULT_NOTEBOOK
-    pdf = Path(argv[1]) if len(argv) > 1 else DEFAULT_PDF
     try:
-        print(f"PDF written to {export(notebook.resolve(), pdf.resolve())}")
+        if argv == ["--find-browser"]:
+            print(find_browser())
+        elif len(argv) == 2:
+            print(f"PDF written to {export(Path(argv[0]).resolve(), Path(argv[1]).resolve())}")
+        else:
+            print(__doc__, file=sys.stderr)
+            return 2
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
