@@ -1,10 +1,12 @@
-# Two commands on a fresh machine:  `make run` (execute the notebook)  and  `make test` (run the tests).
-# `make pdf` turns the executed notebook into outputs/assignment2.pdf.
+# Two commands on a fresh machine: `make run` (execute the notebook) and `make test` (run the tests).
+# `make pdf` turns the executed notebook into outputs/assignment2.pdf. A2_SMOKE=1 selects smoke mode.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 MATHJAX := .pdf-tools/node_modules/mathjax/MathJax.js
+MODE := $(if $(filter 1,$(A2_SMOKE)),smoke,full)
+EXECUTED := outputs/assignment2.$(MODE).ipynb
 
 .PHONY: run test pdf pdf-deps lint bench clean
 
@@ -16,29 +18,41 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	touch $@
 
-## run: execute assignment2.ipynb in a fresh kernel -> outputs/assignment2.executed.ipynb (A2_SMOKE=1 for a fast run)
+## run: execute the notebook in a fresh kernel with papermill, streaming its printouts -> outputs/assignment2.<mode>.ipynb
 run: $(VENV)/.installed
-	$(BIN)/python tools/run_notebook.py
+	@rm -f $(EXECUTED)
+	@$(MAKE) --no-print-directory $(EXECUTED)
+
+# Re-executed only when missing or older than the notebook. A failed run keeps its copy (the error in context)
+# but dates it 1970, so that the next `make pdf` executes again.
+$(EXECUTED): assignment2.ipynb | $(VENV)/.installed
+	@mkdir -p outputs
+	$(BIN)/papermill assignment2.ipynb $@ --cwd . --kernel python3 --log-output --progress-bar \
+	  || { touch -t 197001010000 $@; echo "The run failed; the executed copy with the error is $@" >&2; exit 1; }
 
 ## test: the test suite (includes a smoke-mode run of the whole notebook and a PDF export)
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -ra tests
 
-## pdf: executed notebook (re-executed only if missing, older or of another mode) -> outputs/assignment2.pdf
-pdf: $(VENV)/.installed pdf-deps
-	$(BIN)/python tools/run_notebook.py --if-stale
-	$(BIN)/python tools/export_pdf.py
+## pdf: the executed notebook of this mode (executed first if needed) -> outputs/assignment2.pdf
+pdf: $(EXECUTED) pdf-deps
+	$(BIN)/python tools/export_pdf.py $(EXECUTED) outputs/assignment2.pdf
 
-## pdf-deps: Debian's chromium and poppler-utils, and MathJax 2.7 from the npm registry (into .pdf-tools/)
-pdf-deps:
-	@command -v chromium >/dev/null && command -v pdftoppm >/dev/null || \
-	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium poppler-utils; }
-	@test -f $(MATHJAX) || npm install --silent --prefix .pdf-tools --no-audit --no-fund mathjax@2.7.9
+## pdf-deps: Chrome/Chromium (Debian's chromium and poppler-utils through apt where apt exists) and MathJax 2.7
+pdf-deps: $(VENV)/.installed
+	@if ! $(BIN)/python tools/export_pdf.py --find-browser >/dev/null 2>&1 || ! command -v pdftoppm >/dev/null; then \
+	  if command -v apt-get >/dev/null; then \
+	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium poppler-utils; \
+	  elif ! $(BIN)/python tools/export_pdf.py --find-browser; then exit 1; \
+	  else echo "note: no poppler (pdftotext): the PDF tests will be skipped (macOS: brew install poppler)"; fi; \
+	fi
+	@test -f $(MATHJAX) || npm install --silent --prefix .pdf-tools --no-audit --no-fund mathjax@2.7.9 \
+	  || { echo "error: MathJax needs npm, which comes with Node.js (https://nodejs.org)" >&2; exit 1; }
 
 lint: $(VENV)/.installed
 	$(BIN)/python -m ruff check assignment2.ipynb tools tests benchmarks
 
-## bench: the performance comparisons the issues promise (a few minutes on 2 cores)
+## bench: the performance comparisons (a few minutes on 2 cores)
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_attack.py
 	$(BIN)/python benchmarks/bench_lm.py

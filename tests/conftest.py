@@ -1,7 +1,7 @@
 """Shared fixtures: the notebook's own definitions, and one smoke-mode run of the whole notebook.
 
-Tests never copy notebook code. `nb` executes the notebook's cells tagged `setup`, `parameters`
-and `definitions` (imports, configuration and function/class definitions, no experiments) in one
+Tests never copy notebook code. `nb` executes the notebook's cells tagged `parameters` and
+`definitions` (imports, configuration and function/class definitions, no experiments) in one
 namespace, in smoke mode, and exposes that namespace. `executed_notebook` runs the whole notebook
 top to bottom in a fresh Jupyter kernel, once per test session, in a scratch copy of the project.
 """

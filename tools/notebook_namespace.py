@@ -1,6 +1,6 @@
 """Load the notebook's own definitions (no copies) for tests and benchmarks.
 
-Executes the cells tagged `setup`, `parameters` and `definitions` of assignment2.ipynb, in smoke
+Executes the cells tagged `parameters` and `definitions` of assignment2.ipynb, in smoke
 mode and with the repository as working folder, into a real module named `assignment2`.
 """
 
@@ -15,7 +15,7 @@ import nbformat
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "assignment2.ipynb"
-DEFINITION_TAGS = frozenset({"setup", "parameters", "definitions"})
+DEFINITION_TAGS = frozenset({"parameters", "definitions"})
 
 
 def load_notebook_namespace(tags: frozenset[str] = DEFINITION_TAGS, smoke: bool = True) -> dict:
