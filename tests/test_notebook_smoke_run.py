@@ -25,7 +25,7 @@ def test_q1b_labels_the_untrained_model_and_q1c_saves_six_pngs(executed_notebook
     assert "AlexNet (UNTRAINED" in text and "RANDOM weights" in text
     saved = sorted((executed_notebook.workdir / "outputs" / "adversarial").glob("*__to_*.png"))
     assert len(saved) == 6
-    assert "| saved PNG, reloaded | target | AlexNet says | fooled |" in text and "| α | success |" in text
+    assert "| photo | target | AlexNet says (reloaded PNG) | fooled |" in text and "| α | success |" in text
 
 
 def test_q2_trains_both_models_samples_and_measures(executed_notebook):
@@ -39,7 +39,7 @@ def test_q2_trains_both_models_samples_and_measures(executed_notebook):
     for name in ("rnnlm-tf", "rnnlm-free"):
         assert len(list((out / "checkpoints").glob(f"{name}-*.pt"))) == 1
     assert "cosine distance(army, taxpayer) = " in text and "| validation perplexity | epoch 1 | epoch 2 |" in text
-    assert text.count("✓ ") + text.count("✗ ") == 11  # every conclusion is checked (only reported in smoke mode)
+    assert text.count("✓ ") + text.count("✗ ") == 13  # every conclusion is checked (only reported in smoke mode)
 
 
 def test_q3_checks_print(executed_notebook):
