@@ -71,3 +71,19 @@ def test_ruff_finds_no_problems_in_the_notebook():
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", str(NOTEBOOK)],
                             check=False, cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_readme_jupytext_round_trip_gives_back_the_same_notebook(tmp_path):
+    """README's 'Editing the notebook': to a percent script and back, with the project's jupytext.toml."""
+    import shutil
+
+    jupytext = [sys.executable, "-m", "jupytext", "-q"]
+    copy = tmp_path / NOTEBOOK.name
+    shutil.copy(NOTEBOOK, copy)
+    shutil.copy(REPO / "jupytext.toml", tmp_path / "jupytext.toml")
+    subprocess.run([*jupytext, "--to", "py:percent", str(copy), "-o", str(tmp_path / "a2.py")], check=True, cwd=tmp_path)
+    script = (tmp_path / "a2.py").read_text()
+    assert 'tags=["parameters"]' in script and 'cellView="form"' in script and "title: COMP 691" in script
+    subprocess.run([*jupytext, "--update", "--to", "notebook", str(tmp_path / "a2.py"), "-o", str(copy)], check=True,
+                   cwd=tmp_path)
+    assert copy.read_bytes() == NOTEBOOK.read_bytes()
