@@ -77,3 +77,16 @@ def test_choose_attack_pairs_avoids_the_true_and_the_predicted_class(nb):
             assert target not in (nb.SAMPLE_IMAGES[name][0], predicted[name])
         assert len({target for name, target in pairs if name == pairs[0][0]}) == 3
     assert nb.choose_attack_pairs(predicted, 7) == nb.choose_attack_pairs(predicted, 7)
+
+
+def test_the_alpha_sweep_quoted_in_q1c(nb, mobilenet, photos):
+    """α = 0 and α = mean |∂CE/∂x| flip within a few steps, the latter with a 2x smaller ||r||_1; 10x and 10 stall."""
+    name, target = "n02509815_10244_red_panda.jpg", 41
+    scale = float(nb.cross_entropy_gradient_scale(mobilenet, photos[name][None], torch.tensor([target])))
+    alphas = [0.0, scale, 10 * scale, 10.0]
+    sweep = nb.make_adversarial(mobilenet, photos[name].expand(4, -1, -1, -1), [target] * 4, alphas, max_steps=100,
+                                patience=100)
+    l1 = [float((r.adversarial - photos[name]).abs().sum()) for r in sweep]
+    print(f"steps {[r.steps for r in sweep]}, ||r||_1 {[round(255 * v) for v in l1]} /255")
+    assert sweep[0].success and sweep[1].success and max(sweep[0].steps, sweep[1].steps) <= 5
+    assert l1[1] < l1[0] / 2 and not sweep[2].success and not sweep[3].success
