@@ -102,7 +102,7 @@ def main() -> int:
     base_losses, base_times = baseline_train(base, ids, args.steps)
     start = time.perf_counter()
     history = nb["train_lm"](ours, ids, num_epochs=1, seq_length=SEQ, learning_rate=LR, max_steps=args.steps,
-                             autocast_dtype=dtype, verbose=False)
+                             autocast_dtype=dtype, progress=False)
     seconds = time.perf_counter() - start
     base_step = statistics.median(base_times[5:])
     our_step = seconds / args.steps
@@ -131,7 +131,7 @@ def main() -> int:
     n_steps = args.no_tf_steps + 1
     start = time.perf_counter()
     nb["train_lm"](ours, ids, num_epochs=1, seq_length=SEQ, learning_rate=LR, max_steps=n_steps,
-                   teacher_forcing=False, autocast_dtype=dtype, verbose=False)
+                   teacher_forcing=False, autocast_dtype=dtype, progress=False)
     fast = (time.perf_counter() - start) / n_steps
     print(f"[no teacher forcing] naive port: {naive:.3f} s/step; ours: {fast:.3f} s/step -> x{naive / fast:.2f} (>= 2.0); "
           f"ours vs our teacher-forced step: x{fast / our_step:.2f}; full 5 epochs ~{fast * full_epochs / 60:.0f} min")

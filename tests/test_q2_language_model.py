@@ -130,15 +130,15 @@ def test_train_lm_learns_logs_and_stops(nb):
     model = nb.RNNLM(40, 8, 32)
     ids = torch.arange(4 * 301).remainder(7).view(4, 301)  # a periodic, learnable stream
     history = nb.train_lm(model, ids, num_epochs=3, seq_length=30, learning_rate=0.01, valid_ids=ids[:, :121],
-                          verbose=False)
+                          progress=False)
     assert len(history["loss"]) == 30 and len(history["valid_ppl"]) == 3
     assert history["loss"][-1] < history["loss"][0] / 4 and history["valid_ppl"][-1] < 4
     assert len(history["log"]) == 4 and history["log"][-1].startswith("Epoch [3/3] step 30/30")
     short = nb.train_lm(nb.RNNLM(40, 8, 16), ids, num_epochs=3, seq_length=30, learning_rate=0.01, max_steps=7,
-                        verbose=False)
+                        progress=False)
     assert len(short["loss"]) == 7
     free = nb.train_lm(nb.RNNLM(40, 8, 16), ids, num_epochs=1, seq_length=30, learning_rate=0.01,
-                       teacher_forcing=False, verbose=False)
+                       teacher_forcing=False, progress=False)
     assert len(free["loss"]) == 10
 
 
@@ -147,7 +147,7 @@ def test_ids_the_model_cannot_read_are_refused_with_a_reason(nb):
     good = torch.arange(4 * 61).remainder(40).view(4, 61)
     for ids in (good + 1, good - 1, good.flatten(), good.float(), good[:, :30]):
         with pytest.raises(ValueError, match="vocab_size=40"):
-            nb.train_lm(model, ids, num_epochs=1, seq_length=30, learning_rate=0.01, verbose=False)
+            nb.train_lm(model, ids, num_epochs=1, seq_length=30, learning_rate=0.01, progress=False)
         with pytest.raises(ValueError, match="vocab_size=40"):
             nb.evaluate_perplexity(model, ids, 30)
 
@@ -172,7 +172,7 @@ def test_bf16_autocast_trains_close_to_fp32_where_the_hardware_has_bf16(nb):
     for dtype in (None, torch.bfloat16):
         torch.manual_seed(0)
         losses[dtype] = nb.train_lm(nb.RNNLM(40, 8, 32), tiny_ids(cols=151), num_epochs=1, seq_length=30,
-                                    learning_rate=0.01, autocast_dtype=dtype, verbose=False)["loss"]
+                                    learning_rate=0.01, autocast_dtype=dtype, progress=False)["loss"]
     assert abs(losses[None][-1] - losses[torch.bfloat16][-1]) < 0.1
 
 
