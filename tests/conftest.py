@@ -63,14 +63,13 @@ def executed_notebook(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespa
 
 
 def cell_text(cell: nbformat.NotebookNode) -> str:
-    """All text a code cell printed or displayed (streams, text/plain and text/markdown)."""
+    """All text a code cell printed or displayed (streams, else text/markdown, else text/plain), one part a line."""
     parts = []
     for output in cell.get("outputs", []):
-        if output.get("output_type") == "stream":
-            parts.append(output.get("text", ""))
-        for mime in ("text/markdown", "text/plain"):
-            if mime in output.get("data", {}):
-                parts.append(output["data"][mime])
+        data = output.get("data", {})
+        text = output.get("text", "") if output.get("output_type") == "stream" else data.get(
+            "text/markdown", data.get("text/plain", ""))
+        parts.append(text if text.endswith("\n") or not text else text + "\n")
     return "".join(parts)
 
 

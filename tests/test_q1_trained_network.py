@@ -2,7 +2,7 @@
 
 The notebook's own functions, the notebook's default settings: `predict` names the bundled photos, and
 `make_adversarial` with its default alpha rule fools the network on 2 photos x 3 targets with a small perturbation
-that survives the PNG round trip. The measured numbers are printed (`pytest -s`) and quoted in Q1(c)'s text.
+that survives the PNG round trip. The measured numbers are printed (`pytest -s`) and quoted in the README.
 """
 
 from __future__ import annotations
@@ -79,14 +79,16 @@ def test_choose_attack_pairs_avoids_the_true_and_the_predicted_class(nb):
     assert nb.choose_attack_pairs(predicted, 7) == nb.choose_attack_pairs(predicted, 7)
 
 
-def test_the_alpha_sweep_quoted_in_q1c(nb, mobilenet, photos):
-    """α = 0 and α = mean |∂CE/∂x| flip within a few steps, the latter with a 2x smaller ||r||_1; 10x and 10 stall."""
+def test_the_alpha_sweep_on_a_trained_network(nb, mobilenet, photos):
+    """What Q1(c)'s sweep claims, on a trained network: α = 0 fools it; the literal α = 10 does not, and exceeds every
+    pixel's gradient. Also measured (README): α = mean |∂CE/∂x| flips too, with a smaller ||r||_1; 10x that stalls."""
     name, target = "n02509815_10244_red_panda.jpg", 41
-    scale = float(nb.cross_entropy_gradient_scale(mobilenet, photos[name][None], torch.tensor([target])))
+    gradient = nb.cross_entropy_input_gradient(mobilenet, photos[name][None], torch.tensor([target])).abs()
+    scale, steepest = float(gradient.mean()), float(gradient.max())
     alphas = [0.0, scale, 10 * scale, 10.0]
     sweep = nb.make_adversarial(mobilenet, photos[name].expand(4, -1, -1, -1), [target] * 4, alphas, max_steps=100,
-                                patience=100)
+                                max_decays=0)
     l1 = [float((r.adversarial - photos[name]).abs().sum()) for r in sweep]
-    print(f"steps {[r.steps for r in sweep]}, ||r||_1 {[round(255 * v) for v in l1]} /255")
+    print(f"steps {[r.steps for r in sweep]}, ||r||_1 {[round(255 * v) for v in l1]} /255, steepest {steepest:.3g}")
     assert sweep[0].success and sweep[1].success and max(sweep[0].steps, sweep[1].steps) <= 5
-    assert l1[1] < l1[0] / 2 and not sweep[2].success and not sweep[3].success
+    assert l1[1] < l1[0] / 2 and not sweep[2].success and not sweep[3].success and steepest < 10

@@ -5,8 +5,9 @@
 
 Needs Chrome or Chromium (found on PATH, in the usual macOS and Windows install folders, or named by the
 environment variable A2_CHROME) and MathJax 2.7 from the npm registry in .pdf-tools/ (`make pdf-deps`).
-Nothing is downloaded at run time. Long code lines wrap, wide tables shrink and figures fit the page; the PDF's
-document title is the notebook's metadata title.
+Nothing is downloaded at run time. Cells tagged `remove-input` (setup) show only their output, papermill's
+injected parameters are left out, each "Question N" starts a page, long code lines wrap, wide tables shrink and
+figures fit the page; the PDF's document title is the notebook's metadata title.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import nbformat
 from nbconvert import HTMLExporter
+from nbconvert.preprocessors import TagRemovePreprocessor
 
 REPO = Path(__file__).resolve().parents[1]
 MATHJAX = REPO / ".pdf-tools" / "node_modules" / "mathjax" / "MathJax.js"
@@ -37,21 +39,28 @@ INSTALL_ADVICE = ("No Chrome or Chromium found. Install one: Debian/Ubuntu `sudo
 PLACEHOLDERS = ("*your name*", "*your ID*", "*names of anyone")
 PRINT_CSS = """
 <style>
-@page { size: A4; margin: 11mm 9mm; }
-body { font-size: 10pt; }
+@page { size: A4; margin: 10mm 9mm; }
+body, .jp-RenderedHTMLCommon { font-size: 9.5pt; }
+.jp-RenderedHTMLCommon h1 { font-size: 15pt !important; margin: 0.2em 0 0.4em !important; }
+.jp-RenderedHTMLCommon h2 { font-size: 12.5pt !important; margin: 0.5em 0 0.3em !important; }
+.jp-RenderedHTMLCommon h3 { font-size: 11pt !important; margin: 0.4em 0 0.3em !important; }
 .jp-Notebook { padding: 0 !important; }
 .jp-Cell { padding: 1px 0 !important; }
 .jp-InputArea-editor, .jp-OutputArea-output { overflow: visible !important; }
 pre, code, .highlight pre, .jp-OutputArea-output pre, .jp-RenderedText pre {
-  white-space: pre-wrap !important; overflow-wrap: anywhere !important; word-break: break-word; font-size: 7.6pt !important;
-  line-height: 1.25 !important;
+  white-space: pre-wrap !important; overflow-wrap: anywhere !important; word-break: break-word; font-size: 7.4pt !important;
+  line-height: 1.2 !important;
 }
 img { max-width: 100% !important; height: auto !important; break-inside: avoid; }
 table { font-size: 8pt !important; max-width: 100% !important; table-layout: auto; }
 td, th { overflow-wrap: anywhere; padding: 2px 4px !important; }
+td:first-child, td:last-child { white-space: nowrap; }
 .jp-RenderedHTMLCommon { padding-right: 0 !important; }
 .jp-RenderedHTMLCommon p, .jp-RenderedHTMLCommon li { margin-top: 0.2em !important; margin-bottom: 0.3em !important; }
 .MathJax_Display, .MathJax { max-width: 100%; }
+.jp-Cell:has(h1[id^="Question-"]) { break-before: page; }
+h1, h2, h3, h4 { break-after: avoid; }
+.jp-OutputArea-output img, .jp-RenderedMarkdown table, .jp-RenderedHTMLCommon pre { break-inside: avoid; }
 </style>
 """
 
@@ -87,6 +96,8 @@ def placeholder_fields(notebook: nbformat.NotebookNode) -> list[str]:
 def notebook_to_html(notebook: nbformat.NotebookNode, mathjax: Path) -> str:
     """Standalone HTML of the executed notebook, with print CSS and a local MathJax."""
     exporter = HTMLExporter(template_name="lab", exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_input_tags={"remove-input"},
+                                                         remove_cell_tags={"injected-parameters"}), enabled=True)
     exporter.mathjax_url = mathjax.as_uri() + "?config=TeX-AMS_CHTML-full,Safe"
     body, _ = exporter.from_notebook_node(notebook)
     return body.replace("</head>", PRINT_CSS + "</head>", 1)
