@@ -3,8 +3,8 @@
     python benchmarks/bench_lm.py [--steps 200]
 
 1. Teacher forcing: a plain fp32 reimplementation of the starter's training step (written here,
-   independently of the notebook) vs the notebook's `train_lm` in the notebook's precision (`LM_AUTOCAST`:
-   bf16 where the hardware computes it natively, else fp32). Same initial weights and data; promised:
+   independently of the notebook) vs the notebook's `train_lm` in the notebook's precision (`lm_precision`:
+   bf16 where the hardware computes it natively and a one-step probe runs, else fp32). Same initial weights and data; promised:
    throughput >= 1.3x with bf16 and >= 0.9x (no overhead) in fp32, and the loss after `--steps` steps
    within 0.05 of the baseline's (mean of the last 20 steps).
 2. Without teacher forcing: a naive port (one model call per time step, decoder and its weight
@@ -98,7 +98,7 @@ def main() -> int:
         return ours, base
 
     ours, base = fresh_pair()
-    dtype = nb["LM_AUTOCAST"]
+    dtype = {"bf16": torch.bfloat16}.get(nb["lm_precision"](torch.device("cpu")))
     base_losses, base_times = baseline_train(base, ids, args.steps)
     start = time.perf_counter()
     history = nb["train_lm"](ours, ids, num_epochs=1, seq_length=SEQ, learning_rate=LR, max_steps=args.steps,
