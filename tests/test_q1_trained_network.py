@@ -55,7 +55,7 @@ def test_default_attack_fools_a_trained_network_with_a_small_perturbation_that_s
     results = nb.make_adversarial(mobilenet, torch.stack([photos[n] for n, _ in pairs]), [t for _, t in pairs])
     linf, psnr = [], []
     for k, ((name, target), result) in enumerate(zip(pairs, results)):
-        assert result.success and result.predicted == target
+        assert result.success and result.target == target
         path = tmp_path / f"adv{k}.png"
         torchvision.utils.save_image(result.adversarial, path)
         again = nb.load_image(path, size=None)
