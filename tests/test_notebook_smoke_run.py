@@ -6,7 +6,6 @@ import re
 
 import nbformat
 import pytest
-
 from conftest import cell_text, notebook_text
 
 
@@ -90,7 +89,6 @@ def test_a_second_run_loads_the_trained_models_and_prints_their_log(executed_not
 def test_a_strict_run_executes_every_cell_then_fails_naming_each_disagreeing_check(tmp_path, monkeypatch):
     """CHECK_CONCLUSIONS injected by papermill: no check stops the run; the last cell raises and names them all."""
     import papermill
-
     from conftest import make_project_copy
 
     monkeypatch.setenv("A2_SMOKE", "1")
