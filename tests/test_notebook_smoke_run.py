@@ -53,23 +53,51 @@ def test_q3_checks_print(executed_notebook):
     assert "✓ Both map Z (4, 10, 16) to H(Z) (4, 10, 16) and agree" in text
 
 
-def test_the_last_cell_counts_every_check_and_fills_the_answer_sheet_on_top(executed_notebook):
+def test_the_last_cell_counts_every_check_records_them_and_fills_the_answer_sheet_on_top(executed_notebook):
     cells = [c for c in executed_notebook.notebook.cells if c.cell_type == "code"]
-    verdicts = [line for line in notebook_text(executed_notebook.notebook).splitlines() if line[:2] in ("✓ ", "✗ ")]
-    checks = [line for line in verdicts if not re.match(r"✗ Q\d", line)]  # the last cell repeats each ✗ with its section
-    failed = [line[2:] for line in checks if line.startswith("✗ ")]
+    records = json.loads((executed_notebook.workdir / "outputs" / "checks.json").read_text(encoding="utf-8"))
+    assert len(records) >= 19 and all(set(r) == {"section", "claim", "agrees"} for r in records)
+    agreeing = sum(r["agrees"] for r in records)
     summary = cell_text(cells[-1]).splitlines()
-    assert summary[0] == f"{len(checks) - len(failed)} of {len(checks)} checks agree with this run."
-    assert [line.split(": ", 1)[1] for line in summary[1:]] == failed  # each ✗, with its section
-    assert len(checks) >= 19
-    sheet = [o["data"]["text/markdown"] for o in cells[0].outputs if "Answer sheet" in json.dumps(o.get("data", {}))]
-    assert len(sheet) == 1  # in the setup cell's output, on page 1
+    assert summary[0].startswith(f"{agreeing} of {len(records)} checks agree with this run")
+    assert summary[1:] == [f"✗ {r['section']}: {r['claim']}" for r in records if not r["agrees"]]
+    printed = notebook_text(executed_notebook.notebook)
+    assert all(("✓ " if r["agrees"] else "✗ ") + r["claim"] in printed for r in records)  # each printed where made
+    sheet = [o["data"]["text/markdown"] for o in cells[3].outputs if "Answer sheet" in json.dumps(o.get("data", {}))]
+    assert len(sheet) == 1  # in the first cell with output, on page 1
     table = sheet[0]
     assert "Answer sheet (this run)" in table and "appears here" not in table  # replaced by the last cell
     for section in ("Q1(a)", "Q1(b)", "Q1(c)", "Q2.1", "Q2.2", "Q2.3", "Q2.4", "Q2.5", "Q3(b)", "Q3(c)", "Q3(d)"):
         assert f"| [{section}](#" in table, section
     assert "layer 1 (105, 115, 105, 115), layer 2 (97, 115, 97, 115), layer 3 (81, 131, 81, 131)" in table
     assert "**w = 1**" in table
+    assert "DisplayHandle" not in printed
+
+
+def test_each_run_dependent_section_opens_with_its_bold_answer_and_this_runs_numbers(executed_notebook):
+    cells = executed_notebook.notebook.cells
+    answers = {}
+    for index, cell in enumerate(cells):
+        if cell.cell_type == "code" and "answer_slot(" in cell.source:
+            section = cell.source.split('answer_slot("')[1].split('"')[0]
+            heading = next(c.source for c in reversed(cells[:index]) if c.cell_type == "markdown")
+            assert "<a id=" in heading, section  # right under its question
+            answers[section] = cell_text(cell)
+    assert set(answers) == {"Q1(b)", "Q1(c)", "Q2.1(c)", "Q2.2", "Q2.3", "Q2.4", "Q2.5"}
+    for section, text in answers.items():
+        assert text.startswith("**Answer") and text.rstrip().endswith("**") and "filled in" not in text, section
+        assert re.search(r"\d", text), section  # a number of this run
+    assert "MiB per window" in answers["Q2.1(c)"] and "-word cycle" in answers["Q2.2"]
+
+
+def test_training_cells_print_only_the_log(executed_notebook):
+    """The live progress line is blanked when training ends: the executed notebook keeps only the log."""
+    for cell in executed_notebook.notebook.cells:
+        if cell.cell_type == "code" and "train_or_load_lm(\"" in cell.source:
+            lines = [line for line in cell_text(cell).splitlines() if line.strip()]
+            log = [line for line in lines if line.startswith("Epoch [") or " min expected for " in line]
+            assert len(log) == 3 and log[0].endswith("steps on cpu"), log  # the estimate, then 2 epochs
+            assert not any("s/step" in line or "min left" in line for line in lines)
 
 
 def test_a_second_run_loads_the_trained_models_and_prints_their_log(executed_notebook):
@@ -86,8 +114,9 @@ def test_a_second_run_loads_the_trained_models_and_prints_their_log(executed_not
     assert "Loaded rnnlm-tf-" in second and all(line in second for line in first_log[:2])
 
 
-def test_a_strict_run_executes_every_cell_then_fails_naming_each_disagreeing_check(tmp_path, monkeypatch):
-    """CHECK_CONCLUSIONS injected by papermill: no check stops the run; the last cell raises and names them all."""
+def test_settings_are_papermill_parameters_and_a_strict_run_fails_naming_each_disagreeing_check(
+        tmp_path, monkeypatch, caplog):
+    """Papermill injects settings (no 'unknown parameter'); no check stops the run; the last cell names them all."""
     import papermill
     from conftest import make_project_copy
 
@@ -95,15 +124,34 @@ def test_a_strict_run_executes_every_cell_then_fails_naming_each_disagreeing_che
     workdir = make_project_copy(tmp_path / "strict")
     out = workdir / "strict.ipynb"
     with pytest.raises(papermill.PapermillExecutionError) as failure:
-        papermill.execute_notebook(str(workdir / "assignment2.ipynb"), str(out), parameters={"CHECK_CONCLUSIONS": True},
-                                   cwd=str(workdir), kernel_name="python3", progress_bar=False)
+        papermill.execute_notebook(str(workdir / "assignment2.ipynb"), str(out), cwd=str(workdir),
+                                   parameters={"CHECK_CONCLUSIONS": True, "LM_NUM_EPOCHS": 1},
+                                   kernel_name="python3", progress_bar=False)
+    assert "unknown parameter" not in caplog.text.lower()
     executed = nbformat.read(out, as_version=4)
     code = [c for c in executed.cells if c.cell_type == "code"]
     errors = [i for i, c in enumerate(code) if any(o.get("output_type") == "error" for o in c.outputs)]
     assert errors == [len(code) - 1]  # only the last cell failed: every other cell, Q3(d) included, ran
     assert "Both map Z (4, 10, 16) to H(Z)" in cell_text(code[-2])
-    failed = [line[2:] for line in notebook_text(executed).splitlines()
-              if line.startswith("✗ ") and not re.match(r"✗ Q\d", line)]
+    text = notebook_text(executed)
+    assert text.count("Epoch [1/1] step 10/10") == 2 and "Epoch [2/" not in text  # the -p value won
+    records = json.loads((workdir / "outputs" / "checks.json").read_text(encoding="utf-8"))
+    failed = [r["claim"] for r in records if not r["agrees"]]
     assert failed, "the smoke run is expected to disagree with some full-run conclusion"
     assert f"{len(failed)} check(s) disagree with this run" in str(failure.value)
     assert all(claim in str(failure.value) for claim in failed)
+
+
+def test_papermill_lists_every_setting_with_a_literal_default():
+    import subprocess
+    import sys
+
+    from conftest import NOTEBOOK
+
+    listing = subprocess.run([sys.executable, "-m", "papermill", "--help-notebook", str(NOTEBOOK)],
+                             capture_output=True, text=True, check=True).stdout
+    for name in ("LM_NUM_EPOCHS", "LM_HIDDEN_SIZE", "LM_EMBED_SIZE", "LM_TRAIN_COLUMNS", "ADV_MAX_STEPS",
+                 "ADV_PATIENCE", "LM_PRECISION", "OUTPUT_DIR", "SEED", "CHECK_CONCLUSIONS", "LM_RETRAIN",
+                 "TBPTT_WINDOWS", "Q3_TRIALS", "NUM_SHOWN_IMAGES"):
+        assert re.search(rf"^  {name}: .*\(default (None|True|False|-?[\d.]+|\"[^\"]*\")\)$", listing, re.M), name
+    assert 'LM_PRECISION: Unknown type (default "fp32")' in listing

@@ -292,3 +292,39 @@ def test_on_cuda_native_bf16_is_asked_without_emulation(nb, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: asked.append(
         including_emulation) or False)
     assert nb.lm_precision(torch.device("cuda")) == "fp32" and asked == [False]
+
+
+def graph_size_by_private_attributes(loss: torch.Tensor, exclude: set[int]) -> tuple[int, float]:
+    """The earlier implementation, kept here as the reference: `_saved_*` attributes of every reachable node."""
+    nodes, saved, stack = set(), {}, [loss.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or node in nodes:
+            continue
+        nodes.add(node)
+        for name in dir(node):
+            if name.startswith("_saved_") and isinstance(t := getattr(node, name), torch.Tensor):
+                saved[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        stack += [child for child, _ in node.next_functions]
+    return len(nodes), sum(size for ptr, size in saved.items() if ptr not in exclude) / 2**20
+
+
+def test_graph_size_through_saved_tensor_hooks_gives_the_earlier_figures(nb):
+    """The public hooks measure what the private attributes did, window by window, with and without detach."""
+    import weakref
+
+    torch.manual_seed(0)
+    model = nb.RNNLM(40, 8, 32)
+    ids = tiny_ids(cols=30 * 4 + 1)
+    weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    for use_detach in (True, False):
+        saved = weakref.WeakSet()
+        state = nb.init_state(model, 4)
+        for start in (0, 30, 60):
+            state = nb.detach(state) if use_detach else state
+            with nb.saved_tensor_log(saved):
+                loss, state, _ = nb.window_loss(model, ids, start, 30, state, True)
+            reference = graph_size_by_private_attributes(loss, weights)
+            assert nb.graph_size(loss, saved, weights) == pytest.approx(reference, abs=1e-9)
+            assert reference[1] > 0
+            loss.backward(retain_graph=not use_detach)
