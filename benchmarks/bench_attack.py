@@ -1,6 +1,6 @@
 """Benchmark Q1(c)'s attack step against plain AlexNet forward+backward, side by side, on this machine.
 
-    python benchmarks/bench_attack.py
+    PYTHONPATH=tools python benchmarks/bench_attack.py      # or `make bench` (both benchmarks)
 
 The ratio the project promises: one attack step (batch of 1) <= 1.2 x one plain forward+backward with frozen
 weights (the attack adds only the L1 term, the 8-bit rounding and Adam on r). Also reported, not promised: one
@@ -13,18 +13,16 @@ from __future__ import annotations
 import statistics
 import sys
 import time
-from pathlib import Path
+from collections.abc import Callable
 
 import torch
 import torchvision
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-from notebook_namespace import load_notebook_namespace
+from notebook_namespace import load_notebook_namespace  # in tools/: PYTHONPATH=tools
 
 REPEATS = 5
 
 
-def median_seconds(fn, repeats: int = REPEATS) -> float:
+def median_seconds(fn: Callable[[], object], repeats: int = REPEATS) -> float:
     """Median wall time of fn() over `repeats` runs, after one warm-up run."""
     fn()
     times = []
@@ -39,7 +37,7 @@ def main() -> int:
     """Run the measurements and print the ratios; exit 1 if a promised ratio is missed."""
     nb = load_notebook_namespace()
     torch.manual_seed(0)
-    plain = torchvision.models.alexnet(weights=None).eval().requires_grad_(False)  # the baseline: stock layers
+    plain = torchvision.models.alexnet(weights=None).eval().requires_grad_(False)  # baseline: stock layers
     reference = torchvision.models.alexnet(weights=None)
     reference.load_state_dict(plain.state_dict())
     model = nb["imagenet_classifier"](reference, trained=False)  # what the notebook attacks
@@ -60,11 +58,14 @@ def main() -> int:
             plain.zero_grad(set_to_none=True)
 
     def attack(x: torch.Tensor, t: torch.Tensor, steps: int) -> None:
-        nb["make_adversarial"](model, x, t.tolist(), 1.0, max_steps=steps, margin=float("inf"), patience=10**6)
+        nb["make_adversarial"](model, x, t.tolist(), 1.0, max_steps=steps, margin=float("inf"),
+                               patience=10**6)
 
     def per_step(x: torch.Tensor, t: torch.Tensor, short: int = 3, long: int = 13) -> float:
         """Seconds per attack step, setup excluded: (T(long) - T(short)) / (long - short)."""
-        return (median_seconds(lambda: attack(x, t, long), 3) - median_seconds(lambda: attack(x, t, short), 3)) / (long - short)
+        long_s = median_seconds(lambda: attack(x, t, long), 3)
+        short_s = median_seconds(lambda: attack(x, t, short), 3)
+        return (long_s - short_s) / (long - short)
 
     base1 = median_seconds(lambda: plain_forward_backward(x1, target1), 10)
     base6 = median_seconds(lambda: plain_forward_backward(x6, target6), 5)
@@ -78,7 +79,8 @@ def main() -> int:
     print(f"plain forward+backward, weight gradients, batch 1: {weights1 * 1e3:7.1f} ms")
     print(f"plain forward+backward, frozen weights, batch 6 : {base6 * 1e3:7.1f} ms   "
           f"(stock layers: {base6 / (6 * base1):.2f} of six batch-1 passes)")
-    print(f"attack step, batch 1                              : {step1 * 1e3:7.1f} ms   ratio {ratio_step:.2f} (<= 1.20)")
+    print(f"attack step, batch 1                              : {step1 * 1e3:7.1f} ms   "
+          f"ratio {ratio_step:.2f} (<= 1.20)")
     print(f"attack step, batch 6                              : {step6 * 1e3:7.1f} ms   "
           f"ratio to 6 single steps {ratio_batch:.2f} (reported)")
     ok = ratio_step <= 1.2

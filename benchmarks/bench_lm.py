@@ -1,12 +1,12 @@
-"""Benchmark Q2's training against plain baselines, side by side, at the starter's full sizes, on this machine.
+"""Benchmark Q2's training against plain baselines, side by side, at the starter's full sizes, here.
 
-    python benchmarks/bench_lm.py [--steps 200]
+    PYTHONPATH=tools python benchmarks/bench_lm.py [--steps 200]      # or `make bench` (both benchmarks)
 
 1. Teacher forcing: a plain fp32 reimplementation of the starter's training step (written here,
    independently of the notebook) vs the notebook's `train_lm` in the notebook's precision (`lm_precision`:
-   bf16 where the hardware computes it natively and a one-step probe runs, else fp32). Same initial weights and data; promised:
-   throughput >= 1.3x with bf16 and >= 0.9x (no overhead) in fp32, and the loss after `--steps` steps
-   within 0.05 of the baseline's (mean of the last 20 steps).
+   bf16 where the hardware computes it natively and a one-step probe runs, else fp32). Same initial weights
+   and data; promised: throughput >= 1.3x with bf16 and >= 0.9x (no overhead) in fp32, and the loss after
+   `--steps` steps within 0.05 of the baseline's (mean of the last 20 steps).
 2. Without teacher forcing: a naive port (one model call per time step, decoder and its weight
    gradient per step, inside autograd) vs the notebook's `window_loss(..., teacher_forcing=False)`.
    Promised: >= 2x faster. (Equality of the two losses is asserted in the tests on a small model.)
@@ -18,13 +18,12 @@ import argparse
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import torch
+from notebook_namespace import REPO, load_notebook_namespace  # in tools/: PYTHONPATH=tools
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-from notebook_namespace import REPO, load_notebook_namespace
+LSTMState = tuple[torch.Tensor, torch.Tensor]  # (h, c)
 
 EMBED, HIDDEN, BATCH, SEQ, LR = 128, 1024, 20, 30, 0.002
 
@@ -33,12 +32,14 @@ class StarterModel(nn.Module):
     """The starter's RNNLM as specified (Embedding -> LSTM -> Linear), for the baseline."""
 
     def __init__(self, vocab: int) -> None:
+        """Layers of the starter's sizes for a vocabulary of `vocab` words."""
         super().__init__()
         self.embed = nn.Embedding(vocab, EMBED)
         self.lstm = nn.LSTM(EMBED, HIDDEN, 1, batch_first=True)
         self.linear = nn.Linear(HIDDEN, vocab)
 
-    def forward(self, x, h):
+    def forward(self, x: torch.Tensor, h: LSTMState) -> tuple[torch.Tensor, LSTMState]:
+        """Logits (batch * time, vocab) for the ids `x` (batch, time) from state `h`, and the new state."""
         out, h = self.lstm(self.embed(x), h)
         return self.linear(out.reshape(out.size(0) * out.size(1), out.size(2))), h
 
@@ -62,8 +63,9 @@ def baseline_train(model: StarterModel, ids: torch.Tensor, steps: int) -> tuple[
     return losses, times
 
 
-def naive_no_tf_step(model: StarterModel, opt: torch.optim.Optimizer, ids: torch.Tensor, i: int, states):
-    """Naive port without teacher forcing: per time step model call, argmax fed back, loss inside autograd."""
+def naive_no_tf_step(model: StarterModel, opt: torch.optim.Optimizer, ids: torch.Tensor, i: int,
+                     states: LSTMState) -> LSTMState:
+    """Naive port without teacher forcing: a model call per time step, argmax fed back, loss in autograd."""
     states = tuple(s.detach() for s in states)
     current, losses = ids[:, i], []
     for t in range(SEQ):
@@ -90,7 +92,7 @@ def main() -> int:
     vocab = len(corpus.dictionary)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, vocab {vocab}, steps {args.steps}")
 
-    def fresh_pair():
+    def fresh_pair() -> tuple[nn.Module, StarterModel]:
         torch.manual_seed(0)
         ours = nb["RNNLM"](vocab, EMBED, HIDDEN, 1)
         base = StarterModel(vocab)
@@ -117,8 +119,8 @@ def main() -> int:
           f"{statistics.mean(base_losses[-tail:]):.4f}, ours {statistics.mean(history['loss'][-tail:]):.4f}, "
           f"gap {loss_gap:.4f} (<= 0.05); last step {base_losses[-1]:.4f} vs {history['loss'][-1]:.4f}")
     full_epochs = 5 * len(nb["window_starts"](ids, SEQ))
-    print(f"[teacher forcing] full 5-epoch run on this CPU: baseline ~{base_step_mean * full_epochs / 60:.0f} min, "
-          f"ours ~{our_step * full_epochs / 60:.0f} min")
+    print(f"[teacher forcing] full 5-epoch run on this CPU: baseline "
+          f"~{base_step_mean * full_epochs / 60:.0f} min, ours ~{our_step * full_epochs / 60:.0f} min")
 
     ours, base = fresh_pair()
     opt = torch.optim.Adam(base.parameters(), lr=LR)
@@ -133,8 +135,9 @@ def main() -> int:
     nb["train_lm"](ours, ids, num_epochs=1, seq_length=SEQ, learning_rate=LR, max_steps=n_steps,
                    teacher_forcing=False, autocast_dtype=dtype, progress=False)
     fast = (time.perf_counter() - start) / n_steps
-    print(f"[no teacher forcing] naive port: {naive:.3f} s/step; ours: {fast:.3f} s/step -> x{naive / fast:.2f} (>= 2.0); "
-          f"ours vs our teacher-forced step: x{fast / our_step:.2f}; full 5 epochs ~{fast * full_epochs / 60:.0f} min")
+    print(f"[no teacher forcing] naive port: {naive:.3f} s/step; ours: {fast:.3f} s/step -> "
+          f"x{naive / fast:.2f} (>= 2.0); ours vs our teacher-forced step: x{fast / our_step:.2f}; "
+          f"full 5 epochs ~{fast * full_epochs / 60:.0f} min")
     ok = speedup >= promised and loss_gap <= 0.05 and naive / fast >= 2.0
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1

@@ -17,9 +17,7 @@ from types import SimpleNamespace
 
 import nbformat
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-from notebook_namespace import NOTEBOOK, REPO, load_notebook_namespace
+from notebook_namespace import NOTEBOOK, REPO, load_notebook_namespace  # tools/ is on pytest's pythonpath
 
 SMOKE_RUN_TIMEOUT_S = 900
 
@@ -63,7 +61,7 @@ def executed_notebook(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespa
 
 
 def cell_text(cell: nbformat.NotebookNode) -> str:
-    """All text a code cell printed or displayed (streams, else text/markdown, else text/plain), one part a line."""
+    """All a code cell printed or displayed (streams, else text/markdown, else text/plain), a part a line."""
     parts = []
     for output in cell.get("outputs", []):
         data = output.get("data", {})

@@ -1,4 +1,4 @@
-"""The project's files: bundled copies checked, missing ones downloaded (here from a local server) and checked."""
+"""The project's files: bundled copies checked, missing ones downloaded (from a local server) and checked."""
 
 from __future__ import annotations
 

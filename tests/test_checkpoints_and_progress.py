@@ -1,18 +1,31 @@
-"""Q2's long run: per-epoch checkpoints that resume exactly, stale or damaged ones refused, live progress, fp32."""
+"""Q2's long run: per-epoch checkpoints that resume exactly, stale or damaged ones refused, progress, fp32."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-CONFIG = {"vocab_size": 40, "embed_size": 8, "hidden_size": 16, "num_layers": 1, "num_epochs": 3, "seq_length": 30,
-          "learning_rate": 0.01, "seed": 0, "train_shape": (4, 121), "valid_shape": (4, 61), "precision": "fp32",
-          "teacher_forcing": True}
+CONFIG = {
+    "vocab_size": 40,
+    "embed_size": 8,
+    "hidden_size": 16,
+    "num_layers": 1,
+    "num_epochs": 3,
+    "seq_length": 30,
+    "learning_rate": 0.01,
+    "seed": 0,
+    "train_shape": (4, 121),
+    "valid_shape": (4, 61),
+    "precision": "fp32",
+    "teacher_forcing": True,
+}
 
 
 def data() -> tuple[torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(0)
-    return torch.randint(0, 40, (4, 121), generator=generator), torch.randint(0, 40, (4, 61), generator=generator)
+    return torch.randint(0, 40, (4, 121), generator=generator), torch.randint(
+        0, 40, (4, 61), generator=generator
+    )
 
 
 @pytest.fixture
@@ -64,7 +77,9 @@ def test_a_checkpoint_missing_a_history_field_is_ignored_and_the_model_trains_ag
     capsys.readouterr()
     _, again = nb.train_or_load_lm("t", CONFIG, ids, valid)
     out = capsys.readouterr().out
-    assert "Ignoring the checkpoint" in out and "lacks history['input_counts']" in out and "Epoch [3/3]" in out
+    assert (
+        "Ignoring the checkpoint" in out and "lacks history['input_counts']" in out and "Epoch [3/3]" in out
+    )
     assert numbers(again) == numbers(clean)
 
 
@@ -90,7 +105,9 @@ def test_a_truncated_checkpoint_is_ignored_with_a_message(nb, scratch, capsys):
     path.write_bytes(path.read_bytes()[:1000])
     capsys.readouterr()
     _, again = nb.train_or_load_lm("t", CONFIG, ids, valid)
-    assert "Ignoring the unreadable checkpoint checkpoints/" in capsys.readouterr().out  # relative path printed
+    assert (
+        "Ignoring the unreadable checkpoint checkpoints/" in capsys.readouterr().out
+    )  # relative path printed
     assert numbers(again) == numbers(clean)
 
 
@@ -127,7 +144,9 @@ def test_progress_is_updated_while_training(nb, monkeypatch):
 
     monkeypatch.setitem(nb.globals, "LiveLine", Recorder)
     ids, _ = data()
-    nb.train_lm(nb.RNNLM(40, 8, 16), ids, num_epochs=2, seq_length=30, learning_rate=0.01, name="m", progress=True)
+    nb.train_lm(
+        nb.RNNLM(40, 8, 16), ids, num_epochs=2, seq_length=30, learning_rate=0.01, name="m", progress=True
+    )
     assert len(shown) == 9 and shown[-1] is None  # every step, then closed
     assert shown[0].startswith("m: epoch 1/2, step 1/8, epoch's loss ") and "s/step" in shown[0]
     assert shown[-2].startswith("m: epoch 2/2, step 8/8") and shown[-2].endswith("0 min left")
@@ -152,8 +171,10 @@ def test_make_run_logs_the_progress_display_at_most_every_30_seconds():
     import run_notebook
 
     def update(text: str, display_id: str = "p") -> dict:
-        return {"msg_type": "update_display_data",
-                "content": {"data": {"text/plain": text}, "transient": {"display_id": display_id}}}
+        return {
+            "msg_type": "update_display_data",
+            "content": {"data": {"text/plain": text}, "transient": {"display_id": display_id}},
+        }
 
     seen: dict[str, float] = {}
     assert run_notebook.progress_text(update("step 1"), 0.0, seen) == "step 1"

@@ -1,6 +1,7 @@
-"""The committed notebook: stored clean, one parameters cell, short enough to grade, ruff-clean, documented."""
+"""The committed notebook: stored clean, one parameters cell, one statement per idea, ruff-clean."""
 
 import ast
+import re
 import subprocess
 import sys
 
@@ -23,26 +24,53 @@ def test_exactly_one_parameters_cell_reads_smoke_from_the_environment():
     assert 'SMOKE = os.environ.get("A2_SMOKE") == "1"' in tagged[0].source
 
 
-def test_at_most_800_code_lines_none_wider_than_the_page():
-    lines = [line for cell in CODE for line in cell.source.splitlines() if line.strip()]
-    assert len(lines) <= 800, len(lines)
-    wide = [line for line in lines if len(line) > 110]
-    assert wide == [], wide  # the PDF fits about 114 characters of code per line
+def test_at_most_two_tuple_assignments_of_unrelated_values():
+    """One statement per idea: `a, b = x, y` is read twice (unpacking a function's result is fine)."""
+    packed = []
+    for cell in CODE:
+        for node in ast.walk(ast.parse(cell.source)):
+            if (
+                isinstance(node, ast.Assign)
+                and isinstance(node.targets[0], ast.Tuple)
+                and isinstance(node.value, ast.Tuple)
+            ):
+                packed.append(ast.unparse(node))
+    assert len(packed) <= 2, packed
 
 
-def test_setup_and_shared_helpers_are_collapsed_in_colab_and_not_printed():
-    first_two = CODE[:2]
-    for cell in first_two:
-        assert cell.source.startswith("#@title ") and cell.metadata.get("cellView") == "form"
-        assert "remove-input" in cell.metadata.get("tags", [])
+def test_the_parameters_cell_holds_one_literal_setting_per_line_with_a_comment():
+    """What `papermill --help-notebook` lists: NAME = literal  # what it is (SMOKE reads the environment)."""
+    cell = next(c for c in CODE if "parameters" in c.metadata.get("tags", []))
+    settings = [
+        line for line in cell.source.splitlines()[1:] if line.strip() and not line.startswith("import ")
+    ]
+    for line in settings:
+        name, rest = line.split(" = ", 1)
+        value, comment = rest.split("  # ", 1)
+        assert re.fullmatch(r"[A-Z][A-Z0-9_]*", name) and comment.strip(), line
+        if name != "SMOKE":
+            ast.literal_eval(value)  # a literal: papermill shows it as the default
+    assert len(settings) >= 20
+
+
+def test_settings_setup_and_helpers_are_collapsed_in_colab_and_printed_only_in_the_appendix():
+    for cell in CODE[:3]:
+        assert cell.metadata.get("cellView") == "form" and "remove-input" in cell.metadata.get("tags", [])
     hidden = [c for c in CODE if "remove-input" in c.metadata.get("tags", [])]
-    assert all(c.source.startswith("#@title ") or c is CODE[-1] for c in hidden)  # the last: the answer sheet
+    assert all(c.source.startswith("#@title ") for c in hidden)  # the appendix's title for each
 
 
 def test_the_prose_quotes_no_other_run_network_or_test_suite():
-    """The PDF is a report about the run that made it: figures from elsewhere belong in the README and the tests."""
+    """The PDF reports the run that made it: figures from elsewhere belong in the README and the tests."""
     prose = "\n".join(c.source for c in NOTEBOOK_NODE.cells if c.cell_type == "markdown").lower()
-    for phrase in ("two full runs", "earlier run", "mobilenet", "test suite", "project's tests", "in two runs"):
+    for phrase in (
+        "two full runs",
+        "earlier run",
+        "mobilenet",
+        "test suite",
+        "project's tests",
+        "in two runs",
+    ):
         assert phrase not in prose, phrase
 
 
@@ -61,26 +89,17 @@ def test_definition_cells_only_define():
                     assert isinstance(node.value, ast.Constant)
 
 
-def test_every_function_is_defined_once_with_a_docstring_and_type_hints():
-    problems, names = [], []
-    for cell in CODE:
-        for node in ast.walk(ast.parse(cell.source)):
-            if isinstance(node, ast.FunctionDef):
-                names.append(node.name)
-                args = [a for a in node.args.args + node.args.kwonlyargs if a.arg not in {"self", "cls"}]
-                if ast.get_docstring(node) is None and not node.name.startswith("__"):
-                    problems.append(f"{node.name}: docstring")
-                if node.returns is None or any(a.annotation is None for a in args):
-                    problems.append(f"{node.name}: type hints")
-    methods = {"__init__", "forward", "__len__"}
-    duplicates = {n for n in names if names.count(n) > 1 and n not in methods}
-    assert problems == [] and duplicates == set()
-
-
 def test_ruff_finds_no_problems_in_the_notebook():
-    paths = [str(NOTEBOOK)] + [str(REPO / folder) for folder in ("tools", "tests", "benchmarks")]  # `make lint`
-    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", *paths],
-                            check=False, cwd=REPO, capture_output=True, text=True)
+    paths = [str(NOTEBOOK)] + [
+        str(REPO / folder) for folder in ("tools", "tests", "benchmarks")
+    ]  # `make lint`
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", *paths],
+        check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -91,10 +110,19 @@ def test_the_readme_jupytext_round_trip_gives_back_the_same_notebook(tmp_path):
     jupytext = [sys.executable, "-m", "jupytext", "-q"]
     copy = tmp_path / NOTEBOOK.name
     shutil.copy(NOTEBOOK, copy)
-    shutil.copy(REPO / "jupytext.toml", tmp_path / "jupytext.toml")
-    subprocess.run([*jupytext, "--to", "py:percent", str(copy), "-o", str(tmp_path / "a2.py")], check=True, cwd=tmp_path)
+    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
+    subprocess.run(
+        [*jupytext, "--to", "py:percent", str(copy), "-o", str(tmp_path / "a2.py")], check=True, cwd=tmp_path
+    )
     script = (tmp_path / "a2.py").read_text()
-    assert 'tags=["parameters", "remove-input"]' in script and 'cellView="form"' in script and "title: COMP 691" in script
-    subprocess.run([*jupytext, "--update", "--to", "notebook", str(tmp_path / "a2.py"), "-o", str(copy)], check=True,
-                   cwd=tmp_path)
+    assert (
+        'tags=["parameters", "remove-input"]' in script
+        and 'cellView="form"' in script
+        and "title: COMP 691" in script
+    )
+    subprocess.run(
+        [*jupytext, "--update", "--to", "notebook", str(tmp_path / "a2.py"), "-o", str(copy)],
+        check=True,
+        cwd=tmp_path,
+    )
     assert copy.read_bytes() == NOTEBOOK.read_bytes()

@@ -1,4 +1,4 @@
-"""A real interruption: a smoke run killed (SIGKILL) after its first epoch resumes there and ends with the same numbers."""
+"""A real interruption: a smoke run killed (SIGKILL) mid-training resumes and ends with the same numbers."""
 
 from __future__ import annotations
 
@@ -34,11 +34,26 @@ def descendants(pid: int) -> list[int]:
 
 
 def run(workdir: Path, kill_after: str | None = None) -> str:
-    """`make run`'s command in smoke mode; with `kill_after`, SIGKILL it and its kernel once that line is logged."""
-    command = [sys.executable, str(REPO / "tools" / "run_notebook.py"), "assignment2.ipynb", "executed.ipynb",
-               "--cwd", ".", "--log-output", "--no-progress-bar", *PARAMETERS]
-    process = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env={**os.environ, "A2_SMOKE": "1"})
+    """`make run`'s command, smoke mode; with `kill_after`, SIGKILL it and its kernel once that is logged."""
+    command = [
+        sys.executable,
+        str(REPO / "tools" / "run_notebook.py"),
+        "assignment2.ipynb",
+        "executed.ipynb",
+        "--cwd",
+        ".",
+        "--log-output",
+        "--no-progress-bar",
+        *PARAMETERS,
+    ]
+    process = subprocess.Popen(
+        command,
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "A2_SMOKE": "1"},
+    )
     lines = []
     for line in process.stdout:
         lines.append(line)
@@ -51,7 +66,7 @@ def run(workdir: Path, kill_after: str | None = None) -> str:
 
 
 def q2_numbers(workdir: Path, log: str) -> dict:
-    """Both models' validation perplexities and losses (their checkpoints) and the printed cosine distances."""
+    """Both models' validation perplexities and losses (checkpoints) and the printed cosine distances."""
     numbers = {}
     for path in sorted((workdir / "outputs" / "checkpoints").glob("*.pt")):
         history = torch.load(path, weights_only=True)["history"]
@@ -69,7 +84,9 @@ def test_a_killed_run_resumes_at_the_next_epoch_and_ends_with_the_numbers_of_an_
     saved_epoch = torch.load(checkpoints[0], weights_only=True)["epoch"]  # 1, or 2 if the kill came late
     second = run(interrupted)
     assert f"Resuming rnnlm-tf at epoch {saved_epoch + 1} of 3 (from its checkpoint)" in second
-    assert "Epoch [1/3]" not in second.split("Resuming rnnlm-tf")[1].split("Resuming")[0].split("rnnlm-free")[0]
+    assert (
+        "Epoch [1/3]" not in second.split("Resuming rnnlm-tf")[1].split("Resuming")[0].split("rnnlm-free")[0]
+    )
 
     clean = make_project_copy(tmp_path / "clean")
     uninterrupted = run(clean)

@@ -10,8 +10,13 @@ from conftest import cell_text, notebook_text
 
 
 def test_the_smoke_run_has_no_errors_and_says_it_is_a_smoke_run(executed_notebook):
-    errors = [o for c in executed_notebook.notebook.cells if c.cell_type == "code"
-              for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    errors = [
+        o
+        for c in executed_notebook.notebook.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
     assert errors == []
     assert "NOT FOR SUBMISSION" in notebook_text(executed_notebook.notebook)
 
@@ -40,10 +45,15 @@ def test_q2_trains_both_models_samples_and_measures(executed_notebook):
     assert text.count("Epoch [2/2] step 20/20") == 2
     assert "retain_graph=False: window 2's backward raises RuntimeError: Trying to backward" in text
     assert "retain_graph=True: window 2's backward raises RuntimeError: one of the variables needed" in text
-    assert (out / "sample_multinomial.txt").read_text().strip() and (out / "sample_greedy.txt").read_text().strip()
+    assert (out / "sample_multinomial.txt").read_text().strip() and (
+        out / "sample_greedy.txt"
+    ).read_text().strip()
     for name in ("rnnlm-tf", "rnnlm-free"):
         assert len(list((out / "checkpoints").glob(f"{name}-*.pt"))) == 1
-    assert "cosine distance(army, taxpayer) = " in text and "| validation perplexity | epoch 1 | epoch 2 |" in text
+    assert (
+        "cosine distance(army, taxpayer) = " in text
+        and "| validation perplexity | epoch 1 | epoch 2 |" in text
+    )
     assert "Language-model precision: " in text
 
 
@@ -62,12 +72,30 @@ def test_the_last_cell_counts_every_check_records_them_and_fills_the_answer_shee
     assert summary[0].startswith(f"{agreeing} of {len(records)} checks agree with this run")
     assert summary[1:] == [f"✗ {r['section']}: {r['claim']}" for r in records if not r["agrees"]]
     printed = notebook_text(executed_notebook.notebook)
-    assert all(("✓ " if r["agrees"] else "✗ ") + r["claim"] in printed for r in records)  # each printed where made
-    sheet = [o["data"]["text/markdown"] for o in cells[3].outputs if "Answer sheet" in json.dumps(o.get("data", {}))]
+    assert all(
+        ("✓ " if r["agrees"] else "✗ ") + r["claim"] in printed for r in records
+    )  # each printed where made
+    sheet = [
+        o["data"]["text/markdown"]
+        for o in cells[3].outputs
+        if "Answer sheet" in json.dumps(o.get("data", {}))
+    ]
     assert len(sheet) == 1  # in the first cell with output, on page 1
     table = sheet[0]
     assert "Answer sheet (this run)" in table and "appears here" not in table  # replaced by the last cell
-    for section in ("Q1(a)", "Q1(b)", "Q1(c)", "Q2.1", "Q2.2", "Q2.3", "Q2.4", "Q2.5", "Q3(b)", "Q3(c)", "Q3(d)"):
+    for section in (
+        "Q1(a)",
+        "Q1(b)",
+        "Q1(c)",
+        "Q2.1",
+        "Q2.2",
+        "Q2.3",
+        "Q2.4",
+        "Q2.5",
+        "Q3(b)",
+        "Q3(c)",
+        "Q3(d)",
+    ):
         assert f"| [{section}](#" in table, section
     assert "layer 1 (105, 115, 105, 115), layer 2 (97, 115, 97, 115), layer 3 (81, 131, 81, 131)" in table
     assert "**w = 1**" in table
@@ -85,7 +113,9 @@ def test_each_run_dependent_section_opens_with_its_bold_answer_and_this_runs_num
             answers[section] = cell_text(cell)
     assert set(answers) == {"Q1(b)", "Q1(c)", "Q2.1(c)", "Q2.2", "Q2.3", "Q2.4", "Q2.5"}
     for section, text in answers.items():
-        assert text.startswith("**Answer") and text.rstrip().endswith("**") and "filled in" not in text, section
+        assert text.startswith("**Answer") and text.rstrip().endswith("**") and "filled in" not in text, (
+            section
+        )
         assert re.search(r"\d", text), section  # a number of this run
     assert "MiB per window" in answers["Q2.1(c)"] and "-word cycle" in answers["Q2.2"]
 
@@ -93,7 +123,7 @@ def test_each_run_dependent_section_opens_with_its_bold_answer_and_this_runs_num
 def test_training_cells_print_only_the_log(executed_notebook):
     """The live progress line is blanked when training ends: the executed notebook keeps only the log."""
     for cell in executed_notebook.notebook.cells:
-        if cell.cell_type == "code" and "train_or_load_lm(\"" in cell.source:
+        if cell.cell_type == "code" and 'train_or_load_lm("' in cell.source:
             lines = [line for line in cell_text(cell).splitlines() if line.strip()]
             log = [line for line in lines if line.startswith("Epoch [") or " min expected for " in line]
             assert len(log) == 3 and log[0].endswith("steps on cpu"), log  # the estimate, then 2 epochs
@@ -105,18 +135,25 @@ def test_a_second_run_loads_the_trained_models_and_prints_their_log(executed_not
     from nbclient import NotebookClient
 
     notebook = nbformat.read(executed_notebook.workdir / "assignment2.ipynb", as_version=4)
-    first_log = [line for line in notebook_text(executed_notebook.notebook).splitlines() if line.startswith("Epoch [")]
-    stop = next(i for i, c in enumerate(notebook.cells) if "train_or_load_lm(\"rnnlm-tf\"" in c.source) + 1
+    first_log = [
+        line for line in notebook_text(executed_notebook.notebook).splitlines() if line.startswith("Epoch [")
+    ]
+    stop = next(i for i, c in enumerate(notebook.cells) if 'train_or_load_lm("rnnlm-tf"' in c.source) + 1
     notebook.cells = notebook.cells[:stop]
-    NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {
-        "path": str(executed_notebook.workdir)}}).execute(env={**os.environ, "A2_SMOKE": "1"})
+    NotebookClient(
+        notebook,
+        timeout=600,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(executed_notebook.workdir)}},
+    ).execute(env={**os.environ, "A2_SMOKE": "1"})
     second = notebook_text(notebook)
     assert "Loaded rnnlm-tf-" in second and all(line in second for line in first_log[:2])
 
 
 def test_settings_are_papermill_parameters_and_a_strict_run_fails_naming_each_disagreeing_check(
-        tmp_path, monkeypatch, caplog):
-    """Papermill injects settings (no 'unknown parameter'); no check stops the run; the last cell names them all."""
+    tmp_path, monkeypatch, caplog
+):
+    """Papermill injects settings (no 'unknown parameter'); no check stops the run; the last cell names them."""
     import papermill
     from conftest import make_project_copy
 
@@ -124,9 +161,14 @@ def test_settings_are_papermill_parameters_and_a_strict_run_fails_naming_each_di
     workdir = make_project_copy(tmp_path / "strict")
     out = workdir / "strict.ipynb"
     with pytest.raises(papermill.PapermillExecutionError) as failure:
-        papermill.execute_notebook(str(workdir / "assignment2.ipynb"), str(out), cwd=str(workdir),
-                                   parameters={"CHECK_CONCLUSIONS": True, "LM_NUM_EPOCHS": 1},
-                                   kernel_name="python3", progress_bar=False)
+        papermill.execute_notebook(
+            str(workdir / "assignment2.ipynb"),
+            str(out),
+            cwd=str(workdir),
+            parameters={"CHECK_CONCLUSIONS": True, "LM_NUM_EPOCHS": 1},
+            kernel_name="python3",
+            progress_bar=False,
+        )
     assert "unknown parameter" not in caplog.text.lower()
     executed = nbformat.read(out, as_version=4)
     code = [c for c in executed.cells if c.cell_type == "code"]
@@ -148,10 +190,29 @@ def test_papermill_lists_every_setting_with_a_literal_default():
 
     from conftest import NOTEBOOK
 
-    listing = subprocess.run([sys.executable, "-m", "papermill", "--help-notebook", str(NOTEBOOK)],
-                             capture_output=True, text=True, check=True).stdout
-    for name in ("LM_NUM_EPOCHS", "LM_HIDDEN_SIZE", "LM_EMBED_SIZE", "LM_TRAIN_COLUMNS", "ADV_MAX_STEPS",
-                 "ADV_PATIENCE", "LM_PRECISION", "OUTPUT_DIR", "SEED", "CHECK_CONCLUSIONS", "LM_RETRAIN",
-                 "TBPTT_WINDOWS", "Q3_TRIALS", "NUM_SHOWN_IMAGES"):
-        assert re.search(rf"^  {name}: .*\(default (None|True|False|-?[\d.]+|\"[^\"]*\")\)$", listing, re.M), name
+    listing = subprocess.run(
+        [sys.executable, "-m", "papermill", "--help-notebook", str(NOTEBOOK)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for name in (
+        "LM_NUM_EPOCHS",
+        "LM_HIDDEN_SIZE",
+        "LM_EMBED_SIZE",
+        "LM_TRAIN_COLUMNS",
+        "ADV_MAX_STEPS",
+        "ADV_PATIENCE",
+        "LM_PRECISION",
+        "OUTPUT_DIR",
+        "SEED",
+        "CHECK_CONCLUSIONS",
+        "LM_RETRAIN",
+        "TBPTT_WINDOWS",
+        "Q3_TRIALS",
+        "NUM_SHOWN_IMAGES",
+    ):
+        assert re.search(
+            rf"^  {name}: .*\(default (None|True|False|-?[\d.]+|\"[^\"]*\")\)$", listing, re.M
+        ), name
     assert 'LM_PRECISION: Unknown type (default "fp32")' in listing

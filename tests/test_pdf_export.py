@@ -1,21 +1,30 @@
-"""The submission PDF, built from the smoke run: short, answer-first, titled, math typeset, figures embedded."""
+"""The submission PDF, built from the smoke run: short, answer-first, titled, math typeset, figures embedded.
+
+The body shows the answers and the printed code; the code of the cells tagged `remove-input` follows in an
+appendix. Nothing that fits on a page is split across two, and no absolute path of the machine is printed.
+"""
 
 from __future__ import annotations
 
+import collections
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
+import export_pdf
 import nbformat
 import pytest
 from conftest import REPO
 
-sys.path.insert(0, str(REPO / "tools"))
-import export_pdf
-
 HEADINGS = ["Q1(a)", "Q1(b)", "Q1(c)", "Q2.1", "Q2.2", "Q2.3", "Q2.4", "Q2.5", "Q3(b)", "Q3(c)", "Q3(d)"]
+SETUP_CODE = ("import torch", "SAMPLE_IMAGES = {", "def asset_path", "def lm_precision", "answers = {")
+MAX_BODY_PAGES, MAX_PAGES = 16, 22
+KEPT_TOGETHER_LINES = 60  # code cells shorter than this must print on one page
+ABSOLUTE_PATHS = ("/tmp/", "/home/", "/work/", "/root/", "C:\\")
 
 
 def run(*command: str) -> str:
@@ -23,7 +32,7 @@ def run(*command: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def pdf(executed_notebook, tmp_path_factory) -> Path:
+def pdf_tools() -> None:
     missing = [tool for tool in ("pdftotext", "pdfinfo", "pdfimages") if shutil.which(tool) is None]
     try:
         export_pdf.find_browser()
@@ -32,6 +41,10 @@ def pdf(executed_notebook, tmp_path_factory) -> Path:
         missing.append(str(exc))
     if missing:
         pytest.skip(f"PDF tools missing ({'; '.join(missing)}); `make pdf-deps` installs them (CI does).")
+
+
+@pytest.fixture(scope="module")
+def pdf(pdf_tools, executed_notebook, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("pdf")
     nbformat.write(executed_notebook.notebook, folder / "executed.ipynb")
     return export_pdf.export(folder / "executed.ipynb", folder / "assignment2.pdf")
@@ -41,9 +54,38 @@ def pages(pdf: Path) -> list[str]:
     return run("pdftotext", "-layout", str(pdf), "-").split("\f")
 
 
-def test_the_pdf_is_at_most_16_pages_with_the_answer_sheet_on_page_1(pdf):
-    text = pages(pdf)
-    assert len([p for p in text if p.strip()]) <= 16
+def body_and_appendix(text: list[str]) -> tuple[list[str], list[str]]:
+    """The pages before the appendix's heading, and the appendix's (it starts a page)."""
+    starts = [i for i, page in enumerate(text) if page.lstrip().startswith(export_pdf.APPENDIX_TITLE)]
+    assert len(starts) == 1, starts
+    return text[:starts[0]], text[starts[0]:]
+
+
+def collapse(text: str) -> str:
+    return " ".join(text.split())
+
+
+def squash(text: str) -> str:
+    """Without any whitespace (the PDF's text puts spaces around inline code) or Markdown backticks."""
+    return "".join(text.replace("`", "").split())
+
+
+def tags(cell: nbformat.NotebookNode) -> list[str]:
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def printed_code_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    """The code cells whose code the body prints (not `remove-input`, not papermill's parameters)."""
+    hidden = {export_pdf.HIDDEN_INPUT_TAG, export_pdf.OMITTED_CELL_TAG}
+    return [cell for cell in notebook.cells
+            if cell.cell_type == "code" and cell.source.strip() and not hidden & set(tags(cell))]
+
+
+def test_the_body_is_at_most_16_pages_with_the_answer_sheet_on_page_1(pdf):
+    text = [page for page in pages(pdf) if page.strip()]
+    body, appendix = body_and_appendix(text)
+    assert len(body) <= MAX_BODY_PAGES, f"the body has {len(body)} pages (the appendix {len(appendix)})"
+    assert len(text) <= MAX_PAGES, f"{len(text)} pages: {len(body)} of body and {len(appendix)} of appendix"
     first = text[0]
     assert "Answer sheet (this run)" in first and "(105, 115, 105, 115)" in first and "w = 1" in first
     for section in HEADINGS:
@@ -63,12 +105,81 @@ def test_each_question_starts_a_page_and_no_heading_ends_one(pdf):
         assert not any(last.startswith(heading) for heading in headings), (number, last)
 
 
-def test_no_setup_code_or_tiny_percentages_are_printed(pdf):
+def test_no_setup_code_before_the_appendix_and_no_tiny_percentages(pdf):
+    text = pages(pdf)
+    body, _ = body_and_appendix(text)
+    for setup in SETUP_CODE:
+        assert setup not in "".join(body), setup
+    whole = "".join(text)
+    assert "injected" not in whole
+    assert "(0%)" not in whole and "DisplayHandle" not in whole and "Traceback" not in whole
+
+
+def test_the_appendix_prints_the_hidden_code_in_order_without_outputs(pdf, executed_notebook):
+    text = pages(pdf)
+    body, appendix = body_and_appendix(text)
+    appendix_text = collapse("".join(appendix))
+    positions = [appendix_text.find(code) for code in ("import torch", "SAMPLE_IMAGES = {", "def asset_path",
+                                                      "def lm_precision", "answers = {")]
+    assert -1 not in positions and positions == sorted(positions), positions  # all there, in notebook order
+    hidden = [cell for cell in executed_notebook.notebook.cells if cell.cell_type == "code"
+              and export_pdf.HIDDEN_INPUT_TAG in tags(cell)]
+    titles = [cell.source.splitlines()[0].removeprefix(export_pdf.COLAB_TITLE) for cell in hidden
+              if cell.source.startswith(export_pdf.COLAB_TITLE)]
+    assert len(titles) >= 3 and all(squash(title) in squash(appendix_text) for title in titles)
+    printed = [collapse(line) for cell in hidden for output in cell.get("outputs", [])
+               if output.get("output_type") == "stream" for line in output.get("text", "").splitlines()
+               if len(line.strip()) >= 20]
+    assert [line for line in printed if line in appendix_text] == []  # their outputs are in the body only
+    assert any(line in collapse("".join(body)) for line in printed)
+    listing = run("pdfimages", "-list", str(pdf)).splitlines()[2:]
+    assert all(int(row.split()[0]) <= len(body) for row in listing)  # no figure in the appendix
+    for number, page in enumerate(appendix[:-1], start=len(body) + 1):  # no title ends a page
+        last = ([line.strip() for line in page.splitlines() if line.strip()] or [""])[-1]
+        assert not any(squash(last) == squash(title) for title in titles), (number, last)
+
+
+def test_code_cells_that_fit_on_a_page_are_not_split(pdf, executed_notebook):
+    """Each printed code cell shorter than 60 lines: its first and last lines are on the same page.
+
+    Cells are found in order by their first two and last two non-blank lines, whitespace collapsed.
+    """
+    text = [collapse(page) for page in pages(pdf)]
+    starts = [sum(len(page) + 1 for page in text[:i]) for i in range(len(text))]
+    document = "\n".join(text)
+
+    def page_of(position: int) -> int:
+        return max(i for i, start in enumerate(starts) if start <= position) + 1
+
+    cursor, split = 0, []
+    for cell in printed_code_cells(executed_notebook.notebook):
+        lines = [line for line in cell.source.splitlines() if line.strip()]
+        head, tail = collapse(" ".join(lines[:2]))[:80], collapse(" ".join(lines[-2:]))[:80]
+        first = document.find(head, cursor)
+        last = document.find(tail, max(first, 0))
+        assert first >= 0 and last >= 0, (head, tail)
+        cursor = last + len(tail)
+        if len(cell.source.splitlines()) < KEPT_TOGETHER_LINES and page_of(first) != page_of(last):
+            split.append((page_of(first), head))
+    assert split == []
+
+
+def test_no_figure_is_split_across_pages(pdf):
+    """Every image is drawn on one page only.
+
+    Chrome slices an image taller than the room left on a page into pieces on two pages, each listed by
+    `pdfimages -list` with the same object ID; an image that fits (`break-inside: avoid`) moves whole.
+    """
+    listing = [row.split() for row in run("pdfimages", "-list", str(pdf)).splitlines()[2:]]
+    pages_of = collections.defaultdict(set)
+    for row in listing:
+        pages_of[row[10]].add(int(row[0]))  # object ID -> the pages it is drawn on
+    assert len(pages_of) >= 4 and all(len(drawn) == 1 for drawn in pages_of.values()), pages_of
+
+
+def test_no_absolute_path_is_printed(pdf):
     text = "".join(pages(pdf))
-    for setup in ("import torch", "SAMPLE_IMAGES = {", "def asset_path", "def lm_precision", "answers = {",
-                  "injected"):
-        assert setup not in text, setup
-    assert "(0%)" not in text and "DisplayHandle" not in text and "Traceback" not in text
+    assert [path for path in ABSOLUTE_PATHS if path in text] == []
 
 
 def test_every_section_is_there_and_the_document_title_is_the_assignment(pdf):
@@ -79,7 +190,8 @@ def test_every_section_is_there_and_the_document_title_is_the_assignment(pdf):
 
 
 def test_math_is_typeset_not_raw_latex(pdf):
-    text = "".join(pages(pdf))
+    body, _ = body_and_appendix(pages(pdf))
+    text = "".join(body)
     assert "$$" not in text and "\\frac" not in text and "\\mathbf" not in text
 
 
@@ -88,7 +200,7 @@ def test_the_figures_are_embedded(pdf):
     assert len(listing) >= 4  # Q1(b), two Q1(c) comparisons, Q2.4's curves
 
 
-def test_placeholder_title_fields_are_warned_about(pdf, executed_notebook, tmp_path, capsys):
+def test_placeholder_title_fields_are_warned_about(pdf_tools, executed_notebook, tmp_path, capsys):
     assert len(export_pdf.placeholder_fields(executed_notebook.notebook)) == 3  # as committed
     cells = executed_notebook.notebook.cells[:1]
     for cells_text, warned in ((cells[0].source, True), ("| **Student** | Ada Lovelace |", False)):
@@ -98,11 +210,72 @@ def test_placeholder_title_fields_are_warned_about(pdf, executed_notebook, tmp_p
         assert ("WARNING: the title fields still hold placeholders" in capsys.readouterr().err) is warned
 
 
+@pytest.fixture
+def empty_tmpdir(tmp_path, monkeypatch) -> Iterator[Path]:
+    """An empty folder that is TMPDIR during the test, made after `tmp_path` (pytest's own folders).
+
+    Short: Chrome puts a socket there, whose path may be at most 107 bytes long.
+    """
+    scratch = Path(tempfile.mkdtemp(prefix="a2-tmpdir-"))
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # tempfile reads TMPDIR again (monkeypatch restores it)
+    yield scratch
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+def test_the_browser_profile_is_removed_after_printing(pdf_tools, empty_tmpdir, tmp_path):
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# A title\n\nSome text.")])
+    nbformat.write(notebook, tmp_path / "small.ipynb")
+    assert export_pdf.export(tmp_path / "small.ipynb", tmp_path / "out" / "small.pdf").is_file()
+    assert tempfile.gettempdir() == str(empty_tmpdir)  # the export's temporary folders went there
+    assert list(empty_tmpdir.iterdir()) == []
+
+
+def test_the_appendix_is_appended_after_the_unchanged_cells():
+    new = nbformat.v4
+    cells = [new.new_markdown_cell("# Title"),
+             new.new_code_cell("x = 1", metadata={"tags": ["parameters", "remove-input"]}),
+             new.new_code_cell("x = 2", metadata={"tags": ["injected-parameters"]}),
+             new.new_code_cell("#@title Setup: imports\nimport os\n", metadata={"tags": ["remove-input"]}),
+             new.new_code_cell("print(x)", outputs=[new.new_output("stream", text="1\n")]),
+             new.new_code_cell("answers = {}", metadata={"tags": ["remove-input"]},
+                               outputs=[new.new_output("stream", text="sheet\n")])]
+    notebook = new.new_notebook(cells=cells)
+    before = nbformat.writes(notebook)
+    result = export_pdf.with_code_appendix(notebook)
+    assert nbformat.writes(notebook) == before  # the input is not modified
+    assert result.cells[:len(cells)] == cells  # the notebook's cells, in their order
+    appended = result.cells[len(cells):]
+    assert appended[0].source.startswith(f"# {export_pdf.APPENDIX_TITLE}")
+    titles = [cell.source for cell in appended[1::2]]
+    codes = appended[2::2]
+    assert titles == ["### Code cell 1", "### Setup: imports", "### Code cell 4"]  # papermill's not counted
+    assert [cell.source for cell in codes] == ["x = 1", "import os", "answers = {}"]
+    assert all(cell.cell_type == "code" and cell.outputs == [] and not tags(cell) for cell in codes)
+    assert len(appended) == 7
+    nbformat.validate(result)
+    plain = new.new_notebook(cells=[new.new_code_cell("print(1)")])
+    assert export_pdf.with_code_appendix(plain).cells == plain.cells  # nothing hidden: no appendix
+
+
+def test_the_command_line(tmp_path):
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(REPO / "tools" / "export_pdf.py"), *args],
+                              capture_output=True, text=True, check=False)
+
+    for bad in ((), ("only.ipynb",), ("--find-browser", "a.ipynb", "b.pdf"), ("a", "b", "c")):
+        assert cli(*bad).returncode == 2, bad
+    missing = cli(str(tmp_path / "absent.ipynb"), str(tmp_path / "x.pdf"))
+    assert missing.returncode == 1 and "make run" in missing.stderr
+    found = cli("--find-browser")
+    assert found.returncode in (0, 1) and (found.stdout.strip() if found.returncode == 0 else found.stderr)
+
+
 def test_missing_tools_give_clear_messages(tmp_path, monkeypatch):
     with pytest.raises(export_pdf.ExportError, match="make run"):
         export_pdf.export(tmp_path / "absent.ipynb", tmp_path / "x.pdf")
     monkeypatch.setattr(export_pdf, "BROWSER_NAMES", ())
     monkeypatch.setattr(export_pdf, "BROWSER_PATHS", ())
     monkeypatch.delenv("A2_CHROME", raising=False)
-    with pytest.raises(export_pdf.ExportError, match="apt-get install chromium.*brew install --cask chromium"):
+    with pytest.raises(export_pdf.ExportError, match="apt-get install chromium.*brew install --cask"):
         export_pdf.find_browser()

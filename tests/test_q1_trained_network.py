@@ -1,8 +1,9 @@
-"""Q1(b)-(c) on a real trained ImageNet network (MobileNetV2, tests/data/SOURCE.md), where random weights prove little.
+"""Q1(b)-(c) on a real trained ImageNet network (MobileNetV2, tests/data/SOURCE.md), not random weights.
 
 The notebook's own functions, the notebook's default settings: `predict` names the bundled photos, and
-`make_adversarial` with its default alpha rule fools the network on 2 photos x 3 targets with a small perturbation
-that survives the PNG round trip. The measured numbers are printed (`pytest -s`) and quoted in the README.
+`make_adversarial` with its default alpha rule fools the network on 2 photos x 3 targets with a small
+perturbation that survives the PNG round trip. The measured numbers are printed (`pytest -s`) and quoted
+in the README.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ WEIGHTS = REPO / "tests" / "data" / "mobilenet_v2_imagenet1k_float.pth"
 
 @pytest.fixture(scope="module")
 def mobilenet(nb) -> torch.nn.Module:
-    """The trained MobileNetV2 behind the notebook's ImageNet normalisation, as load_alexnet builds AlexNet."""
+    """The trained MobileNetV2 behind the notebook's ImageNet normalisation, as load_alexnet does AlexNet."""
     net = torchvision.models.mobilenet_v2(weights=None)
     net.load_state_dict(torch.load(WEIGHTS, weights_only=True))
     return nb.imagenet_classifier(net)
@@ -52,7 +53,8 @@ def test_default_attack_fools_a_trained_network_with_a_small_perturbation_that_s
         predicted = {name: int(mobilenet(image[None]).argmax()) for name, image in photos.items()}
     pairs = nb.choose_attack_pairs(predicted, 0)
     assert len(pairs) == 6 and len({name for name, _ in pairs}) == 2
-    results = nb.make_adversarial(mobilenet, torch.stack([photos[n] for n, _ in pairs]), [t for _, t in pairs])
+    results = nb.make_adversarial(mobilenet, torch.stack([photos[n] for n, _ in pairs]),
+                                  [t for _, t in pairs])
     linf, psnr = [], []
     for k, ((name, target), result) in enumerate(zip(pairs, results)):
         assert result.success and result.target == target
@@ -80,15 +82,19 @@ def test_choose_attack_pairs_avoids_the_true_and_the_predicted_class(nb):
 
 
 def test_the_alpha_sweep_on_a_trained_network(nb, mobilenet, photos):
-    """What Q1(c)'s sweep claims, on a trained network: α = 0 fools it; the literal α = 10 does not, and exceeds every
-    pixel's gradient. Also measured (README): α = mean |∂CE/∂x| flips too, with a smaller ||r||_1; 10x that stalls."""
+    """What Q1(c)'s sweep claims, on a trained network: α = 0 fools it; the literal α = 10 does not.
+
+    The literal α = 10 exceeds every pixel's gradient. Also measured (README): α = mean |∂CE/∂x| flips too,
+    with a smaller ||r||_1; 10x that stalls.
+    """
     name, target = "n02509815_10244_red_panda.jpg", 41
     gradient = nb.cross_entropy_input_gradient(mobilenet, photos[name][None], torch.tensor([target])).abs()
     scale, steepest = float(gradient.mean()), float(gradient.max())
     alphas = [0.0, scale, 10 * scale, 10.0]
-    sweep = nb.make_adversarial(mobilenet, photos[name].expand(4, -1, -1, -1), [target] * 4, alphas, max_steps=100,
-                                max_decays=0)
+    sweep = nb.make_adversarial(mobilenet, photos[name].expand(4, -1, -1, -1), [target] * 4, alphas,
+                                max_steps=100, max_decays=0)
     l1 = [float((r.adversarial - photos[name]).abs().sum()) for r in sweep]
-    print(f"steps {[r.steps for r in sweep]}, ||r||_1 {[round(255 * v) for v in l1]} /255, steepest {steepest:.3g}")
+    print(f"steps {[r.steps for r in sweep]}, ||r||_1 {[round(255 * v) for v in l1]} /255, "
+          f"steepest {steepest:.3g}")
     assert sweep[0].success and sweep[1].success and max(sweep[0].steps, sweep[1].steps) <= 5
     assert l1[1] < l1[0] / 2 and not sweep[2].success and not sweep[3].success and steepest < 10

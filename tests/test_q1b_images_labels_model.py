@@ -1,5 +1,7 @@
-"""Q1(b): the label file, image loading, the AlexNet loader and its messages, predict (random weights here;
-tests/test_q1_trained_network.py checks predictions on a trained network)."""
+"""Q1(b): the label file, image loading, the AlexNet loader and its messages, predict.
+
+The weights are random here; tests/test_q1_trained_network.py checks predictions on a trained network.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ WEIGHTS_NAME = "alexnet-owt-7be5be79.pth"
 
 def test_the_label_file_parses_into_unique_display_names(nb):
     labels = nb.load_imagenet_labels(LABEL_FILE)
-    assert len(labels) == 1000 and labels[1].startswith("goldfish") and labels[999].startswith("toilet tissue")
+    assert len(labels) == 1000
+    assert labels[1].startswith("goldfish") and labels[999].startswith("toilet tissue")
     names = nb.display_names(labels)
     assert len(set(names)) == 1000 and names[1] == "goldfish" and names[292] == "tiger"
     assert "crane" in names[134] and "crane" in names[517] and names[134] != names[517]
@@ -105,7 +108,8 @@ def test_missing_weights_stop_with_a_message_that_says_where_to_put_them(nb, hub
     with pytest.raises(nb.AlexNetWeightsUnavailableError) as info:
         nb.load_alexnet(torch.device("cpu"))
     message = str(info.value)
-    assert f"https://download.pytorch.org/models/{WEIGHTS_NAME}" in message and str(hub / WEIGHTS_NAME) in message
+    assert f"https://download.pytorch.org/models/{WEIGHTS_NAME}" in message
+    assert str(hub / WEIGHTS_NAME) in message
 
 
 def test_a_damaged_cached_file_is_reported_too(nb, hub):
@@ -123,7 +127,8 @@ def test_cached_weights_load_through_torchvision_frozen_and_normalising(nb, hub)
     model = nb.load_alexnet(torch.device("cpu"))
     assert model.trained and not model.training and not any(p.requires_grad for p in model.parameters())
     x = torch.rand(2, 3, 224, 224)
-    mean, std = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1), torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
     with torch.no_grad():
         torch.testing.assert_close(model(x), reference.eval()((x - mean) / std))
     assert sum(p.numel() for p in model.parameters()) == 61_100_840

@@ -1,5 +1,7 @@
-"""Q1(c): make_adversarial's mechanics on a small CNN trained here (fast; the ImageNet network is in
-tests/test_q1_trained_network.py)."""
+"""Q1(c): make_adversarial's mechanics on a small CNN trained here.
+
+Fast; the trained ImageNet network is in tests/test_q1_trained_network.py.
+"""
 
 from __future__ import annotations
 
@@ -116,7 +118,8 @@ def test_an_exhausted_budget_reports_failure(nb, stand_in, clean):
     assert not result.success and result.steps == 3 and result.alpha == 0.0
 
 
-@pytest.mark.parametrize("image,target", [(torch.rand(3, SIZE, SIZE) * 2, 1), (torch.rand(2, 3, SIZE, SIZE), [1])])
+@pytest.mark.parametrize("image,target", [(torch.rand(3, SIZE, SIZE) * 2, 1),
+                                          (torch.rand(2, 3, SIZE, SIZE), [1])])
 def test_pixels_outside_0_1_or_a_missing_target_are_refused(nb, stand_in, image, target):
     with pytest.raises(ValueError, match="one target per image"):
         nb.make_adversarial(stand_in, image, target)

@@ -1,4 +1,4 @@
-"""Q2: corpus, model, truncated BPTT, sampling, distances, training without teacher forcing, the checkpoint cache."""
+"""Q2: corpus, model, truncated BPTT, sampling, distances, no teacher forcing, the checkpoint cache."""
 
 from __future__ import annotations
 
@@ -71,7 +71,11 @@ def test_greedy_takes_the_argmax_and_sampling_is_reproducible(nb, corpus_and_ids
     model = nb.RNNLM(len(corpus.dictionary), 8, 16)
     assert nb.sample(model, corpus, 30, "greedy", seed=1) == nb.sample(model, corpus, 30, "greedy", seed=1)
     m1 = nb.sample(model, corpus, 30, seed=5)
-    assert len(m1) == 30 and m1 == nb.sample(model, corpus, 30, seed=5) and m1 != nb.sample(model, corpus, 30, seed=6)
+    assert (
+        len(m1) == 30
+        and m1 == nb.sample(model, corpus, 30, seed=5)
+        and m1 != nb.sample(model, corpus, 30, seed=6)
+    )
     first = nb.sample(model, corpus, 1, "greedy", start_word="the")[0]
     logits, _ = model(torch.tensor([[corpus.dictionary.word2idx["the"]]]), nb.init_state(model, 1))
     assert first == corpus.dictionary.idx2word[int(logits.argmax())]
@@ -96,7 +100,7 @@ def test_cosine_distance_and_random_pairs(nb, corpus_and_ids):
     with pytest.raises(KeyError, match="Army"):
         nb.cosine_distance(model, corpus, "Army", "taxpayer")
     distances = nb.random_pair_distances(model, 5000, 0)
-    assert abs(float(distances.mean()) - 1) < 0.02 and abs(float(distances.std()) - 8 ** -0.5) < 0.03
+    assert abs(float(distances.mean()) - 1) < 0.02 and abs(float(distances.std()) - 8**-0.5) < 0.03
 
 
 def naive_window_loss_without_teacher_forcing(model, ids, start, seq_length, state):
@@ -132,28 +136,40 @@ def test_train_lm_learns_logs_and_stops(nb):
     torch.manual_seed(0)
     model = nb.RNNLM(40, 8, 32)
     ids = torch.arange(4 * 301).remainder(7).view(4, 301)  # a periodic, learnable stream
-    history = nb.train_lm(model, ids, num_epochs=3, seq_length=30, learning_rate=0.01, valid_ids=ids[:, :121],
-                          progress=False)
+    history = nb.train_lm(
+        model, ids, num_epochs=3, seq_length=30, learning_rate=0.01, valid_ids=ids[:, :121], progress=False
+    )
     assert len(history["loss"]) == 30 and len(history["valid_ppl"]) == 3
     assert history["loss"][-1] < history["loss"][0] / 4 and history["valid_ppl"][-1] < 4
     assert len(history["log"]) == 4 and history["log"][-1].startswith("Epoch [3/3] step 30/30")
-    short = nb.train_lm(nb.RNNLM(40, 8, 16), ids, num_epochs=3, seq_length=30, learning_rate=0.01, max_steps=7,
-                        progress=False)
+    short = nb.train_lm(
+        nb.RNNLM(40, 8, 16), ids, num_epochs=3, seq_length=30, learning_rate=0.01, max_steps=7, progress=False
+    )
     assert len(short["loss"]) == 7
-    free = nb.train_lm(nb.RNNLM(40, 8, 16), ids, num_epochs=1, seq_length=30, learning_rate=0.01,
-                       teacher_forcing=False, progress=False)
+    free = nb.train_lm(
+        nb.RNNLM(40, 8, 16),
+        ids,
+        num_epochs=1,
+        seq_length=30,
+        learning_rate=0.01,
+        teacher_forcing=False,
+        progress=False,
+    )
     assert len(free["loss"]) == 10
 
 
 def test_input_counts_are_every_input_the_model_embedded(nb):
-    """With teacher forcing, the true windows; without, the window starts plus the fed-back argmax predictions."""
+    """With teacher forcing, the true windows; without, the window starts plus the fed-back predictions."""
     ids = torch.arange(4 * 121).remainder(7).view(4, 121)
-    forced = nb.train_lm(nb.RNNLM(40, 8, 16), ids, num_epochs=2, seq_length=30, learning_rate=0.01, progress=False)
+    forced = nb.train_lm(
+        nb.RNNLM(40, 8, 16), ids, num_epochs=2, seq_length=30, learning_rate=0.01, progress=False
+    )
     assert forced["input_counts"] == (2 * torch.bincount(ids[:, :120].flatten(), minlength=40)).tolist()
     torch.manual_seed(0)
     model = nb.RNNLM(40, 8, 16)
-    free = nb.train_lm(model, ids, num_epochs=1, seq_length=30, learning_rate=0.0, teacher_forcing=False,
-                       progress=False)  # lr 0: the model stays as it is, so its predictions can be replayed
+    free = nb.train_lm(
+        model, ids, num_epochs=1, seq_length=30, learning_rate=0.0, teacher_forcing=False, progress=False
+    )  # lr 0: the model stays as it is, so its predictions can be replayed
     expected, state = torch.zeros(40, dtype=torch.long), nb.init_state(model, 4)
     with torch.no_grad():
         for start in nb.window_starts(ids, 30):
@@ -181,8 +197,10 @@ def test_evaluate_perplexity_matches_a_manual_computation(nb):
     state = nb.init_state(model, 4)
     with torch.no_grad():
         for start in (0, 30, 60):
-            logits, state = model(ids[:, start:start + 30], state)
-            total += nn.functional.cross_entropy(logits, ids[:, start + 1:start + 31].reshape(-1), reduction="sum")
+            logits, state = model(ids[:, start : start + 30], state)
+            total += nn.functional.cross_entropy(
+                logits, ids[:, start + 1 : start + 31].reshape(-1), reduction="sum"
+            )
     expected = torch.exp(total / (3 * 4 * 30)).item()
     assert nb.evaluate_perplexity(model, ids, 30) == pytest.approx(expected, rel=1e-5)
 
@@ -193,14 +211,32 @@ def test_bf16_autocast_trains_close_to_fp32_where_the_rule_chooses_it(nb, capsys
     losses = {}
     for dtype in (None, torch.bfloat16):
         torch.manual_seed(0)
-        losses[dtype] = nb.train_lm(nb.RNNLM(40, 8, 32), tiny_ids(cols=151), num_epochs=1, seq_length=30,
-                                    learning_rate=0.01, autocast_dtype=dtype, progress=False)["loss"]
+        losses[dtype] = nb.train_lm(
+            nb.RNNLM(40, 8, 32),
+            tiny_ids(cols=151),
+            num_epochs=1,
+            seq_length=30,
+            learning_rate=0.01,
+            autocast_dtype=dtype,
+            progress=False,
+        )["loss"]
     assert abs(losses[None][-1] - losses[torch.bfloat16][-1]) < 0.1
 
 
-CONFIG = {"vocab_size": 40, "embed_size": 8, "hidden_size": 16, "num_layers": 1, "num_epochs": 2, "seq_length": 30,
-          "learning_rate": 0.01, "seed": 0, "train_shape": (4, 121), "valid_shape": (4, 61), "precision": "fp32",
-          "teacher_forcing": True}
+CONFIG = {
+    "vocab_size": 40,
+    "embed_size": 8,
+    "hidden_size": 16,
+    "num_layers": 1,
+    "num_epochs": 2,
+    "seq_length": 30,
+    "learning_rate": 0.01,
+    "seed": 0,
+    "train_shape": (4, 121),
+    "valid_shape": (4, 61),
+    "precision": "fp32",
+    "teacher_forcing": True,
+}
 
 
 def test_train_or_load_trains_once_then_loads_and_prints_the_same_log(nb, tmp_path, monkeypatch, capsys):
@@ -214,7 +250,9 @@ def test_train_or_load_trains_once_then_loads_and_prints_the_same_log(nb, tmp_pa
     assert "\n".join(history["log"]) in capsys.readouterr().out and loaded == history
     assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
     retrained, _ = nb.train_or_load_lm("t", CONFIG, ids, valid, retrain=True)  # seeded: the same weights
-    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), retrained.state_dict().values()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(first.state_dict().values(), retrained.state_dict().values())
+    )
     nb.train_or_load_lm("t", CONFIG | {"learning_rate": 0.02}, ids, valid)  # another config: trains again
     assert len(list((tmp_path / "checkpoints").glob("t-*.pt"))) == 2
     next((tmp_path / "checkpoints").glob("t-*.pt")).write_bytes(b"garbage")
@@ -258,8 +296,10 @@ def test_precision_is_fp32_when_the_bf16_probe_raises(nb, monkeypatch, capsys):
     monkeypatch.setitem(nb.globals, "train_lm", failing_train_lm)
     state = torch.random.get_rng_state()
     assert nb.lm_precision(torch.device("cpu")) == "fp32" and seen == [torch.bfloat16]
-    assert capsys.readouterr().out.strip() == ("Language-model precision: fp32 (bf16 failed here: RuntimeError: "
-                                               "could not create a primitive descriptor for the LSTM forward).")
+    assert capsys.readouterr().out.strip() == (
+        "Language-model precision: fp32 (bf16 failed here: RuntimeError: "
+        "could not create a primitive descriptor for the LSTM forward)."
+    )
     assert torch.equal(state, torch.random.get_rng_state())  # the probe leaves the random state as it was
 
 
@@ -272,10 +312,16 @@ def test_precision_is_fp32_when_the_probe_loss_is_not_finite(nb, monkeypatch):
 def test_precision_is_bf16_when_native_and_the_probe_passes(nb, monkeypatch, capsys):
     monkeypatch.setattr(torch, "ops", native_cpu(True))
     calls = []
-    monkeypatch.setitem(nb.globals, "train_lm", lambda model, ids, **k: calls.append((model, ids, k)) or {"loss": [3.9]})
+    monkeypatch.setitem(
+        nb.globals, "train_lm", lambda model, ids, **k: calls.append((model, ids, k)) or {"loss": [3.9]}
+    )
     assert nb.lm_precision(torch.device("cpu")) == "bf16"
     model, ids, kwargs = calls[0]
-    assert isinstance(model, nb.RNNLM) and kwargs["autocast_dtype"] == torch.bfloat16 and kwargs["num_epochs"] == 1
+    assert (
+        isinstance(model, nb.RNNLM)
+        and kwargs["autocast_dtype"] == torch.bfloat16
+        and kwargs["num_epochs"] == 1
+    )
     assert len(nb.window_starts(ids, kwargs["seq_length"])) == 1  # one real training step
     assert "bf16 autocast" in capsys.readouterr().out
 
@@ -289,13 +335,16 @@ def test_precision_is_fp32_without_native_bf16_and_the_probe_is_not_run(nb, monk
 
 def test_on_cuda_native_bf16_is_asked_without_emulation(nb, monkeypatch):
     asked = []
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: asked.append(
-        including_emulation) or False)
+    monkeypatch.setattr(
+        torch.cuda,
+        "is_bf16_supported",
+        lambda including_emulation=True: asked.append(including_emulation) or False,
+    )
     assert nb.lm_precision(torch.device("cuda")) == "fp32" and asked == [False]
 
 
 def graph_size_by_private_attributes(loss: torch.Tensor, exclude: set[int]) -> tuple[int, float]:
-    """The earlier implementation, kept here as the reference: `_saved_*` attributes of every reachable node."""
+    """The earlier implementation, kept as the reference: `_saved_*` attributes of every reachable node."""
     nodes, saved, stack = set(), {}, [loss.grad_fn]
     while stack:
         node = stack.pop()

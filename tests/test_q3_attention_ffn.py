@@ -1,4 +1,4 @@
-"""Q3: self-attention against its row-by-row definition, equivariance, and the two position-wise FFN layers."""
+"""Q3: self-attention against its row-by-row definition, equivariance, the two position-wise FFN layers."""
 
 import pytest
 import torch

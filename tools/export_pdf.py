@@ -1,17 +1,21 @@
-"""Turn an executed notebook into a PDF: nbconvert HTML (math by a local MathJax) printed by headless Chrome/Chromium.
+"""Turn an executed notebook into a PDF: nbconvert HTML (math by a local MathJax) printed by headless Chrome.
 
     python tools/export_pdf.py EXECUTED.ipynb OUT.pdf
     python tools/export_pdf.py --find-browser      # print the browser it would use, or what to install
 
 Needs Chrome or Chromium (found on PATH, in the usual macOS and Windows install folders, or named by the
 environment variable A2_CHROME) and MathJax 2.7 from the npm registry in .pdf-tools/ (`make pdf-deps`).
-Nothing is downloaded at run time. Cells tagged `remove-input` (setup) show only their output, papermill's
-injected parameters are left out, each "Question N" starts a page, long code lines wrap, wide tables shrink and
-figures fit the page; the PDF's document title is the notebook's metadata title.
+Nothing is downloaded at run time. Cells tagged `remove-input` (setup) show only their output in the body, and
+their code is printed in an appendix at the end ("Appendix: setup and helper code"); papermill's injected
+parameters are left out of both. Each "Question N" and the appendix start a page, a code cell or figure that
+fits on a page is never split across two, long code lines wrap, wide tables shrink and figures fit the page;
+the PDF's document title is the notebook's metadata title.
 """
 
 from __future__ import annotations
 
+import argparse
+import copy
 import os
 import shutil
 import subprocess
@@ -29,14 +33,23 @@ BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome
 BROWSER_PATHS = (  # the usual install folders on macOS and Windows
     "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
     "/Applications/Chromium.app/Contents/MacOS/Chromium",
-    *(str(Path(os.environ.get(root, "")) / sub) for root in ("PROGRAMFILES", "PROGRAMFILES(X86)", "LOCALAPPDATA")
+    *(str(Path(os.environ.get(root, "")) / sub)
+      for root in ("PROGRAMFILES", "PROGRAMFILES(X86)", "LOCALAPPDATA")
       for sub in ("Google/Chrome/Application/chrome.exe", "Chromium/Application/chrome.exe",
                   "Microsoft/Edge/Application/msedge.exe") if os.environ.get(root)),
 )
-INSTALL_ADVICE = ("No Chrome or Chromium found. Install one: Debian/Ubuntu `sudo apt-get install chromium`; macOS "
-                  "`brew install --cask chromium` or Google Chrome from https://www.google.com/chrome/; Windows Google "
-                  "Chrome (or use Edge). Or set A2_CHROME=/path/to/the/browser.")
+INSTALL_ADVICE = ("No Chrome or Chromium found. Install one: Debian/Ubuntu `sudo apt-get install chromium`; "
+                  "macOS `brew install --cask chromium` or Google Chrome from "
+                  "https://www.google.com/chrome/; Windows Google Chrome (or use Edge). "
+                  "Or set A2_CHROME=/path/to/the/browser.")
 PLACEHOLDERS = ("*your name*", "*your ID*", "*names of anyone")
+HIDDEN_INPUT_TAG = "remove-input"  # the body shows only the cell's output; the appendix prints its code
+OMITTED_CELL_TAG = "injected-parameters"  # papermill's: neither in the body nor in the appendix
+APPENDIX_TITLE = "Appendix: setup and helper code"
+APPENDIX_TAG, APPENDIX_ENTRY_TAG = "a2-appendix", "a2-appendix-entry"  # CSS hooks on the appendix's titles
+KEEP_TOGETHER_TAG = "a2-keep-together"  # CSS hook: a code cell whose input fits on a page, never split
+PAGE_CODE_LINES, PAGE_CODE_CHARS = 80, 110  # code lines that surely fit on one A4 page, characters per line
+COLAB_TITLE = "#@title "
 PRINT_CSS = """
 <style>
 @page { size: A4; margin: 10mm 9mm; }
@@ -48,19 +61,26 @@ body, .jp-RenderedHTMLCommon { font-size: 9.5pt; }
 .jp-Cell { padding: 1px 0 !important; }
 .jp-InputArea-editor, .jp-OutputArea-output { overflow: visible !important; }
 pre, code, .highlight pre, .jp-OutputArea-output pre, .jp-RenderedText pre {
-  white-space: pre-wrap !important; overflow-wrap: anywhere !important; word-break: break-word; font-size: 7.4pt !important;
-  line-height: 1.2 !important;
+  white-space: pre-wrap !important; overflow-wrap: anywhere !important; word-break: break-word;
+  font-size: 7.4pt !important; line-height: 1.15 !important;
 }
 img { max-width: 100% !important; height: auto !important; break-inside: avoid; }
 table { font-size: 8pt !important; max-width: 100% !important; table-layout: auto; }
 td, th { overflow-wrap: anywhere; padding: 2px 4px !important; }
 td:first-child, td:last-child { white-space: nowrap; }
 .jp-RenderedHTMLCommon { padding-right: 0 !important; }
-.jp-RenderedHTMLCommon p, .jp-RenderedHTMLCommon li { margin-top: 0.2em !important; margin-bottom: 0.3em !important; }
+.jp-RenderedHTMLCommon p, .jp-RenderedHTMLCommon li {
+  margin-top: 0.2em !important; margin-bottom: 0.3em !important;
+}
 .MathJax_Display, .MathJax { max-width: 100%; }
-.jp-Cell:has(h1[id^="Question-"]) { break-before: page; }
-h1, h2, h3, h4 { break-after: avoid; }
-.jp-OutputArea-output img, .jp-RenderedMarkdown table, .jp-RenderedHTMLCommon pre { break-inside: avoid; }
+.jp-Cell:has(h1[id^="Question-"]), .jp-Cell:has(.celltag_a2-appendix) { break-before: page; }
+h1, h2, h3, h4, .jp-Cell:has(.celltag_a2-appendix-entry) { break-after: avoid; }
+/* A code cell's input that fits on a page (tagged at export) and a figure are never split across pages; a
+   longer input breaks between lines (`avoid` on it would only push it to a new page and break it anyway). */
+.celltag_a2-keep-together .jp-Cell-inputWrapper, .celltag_a2-keep-together .jp-InputArea,
+.jp-OutputArea-output img, .jp-RenderedImage, .jp-RenderedMarkdown table, .jp-RenderedHTMLCommon pre {
+  break-inside: avoid;
+}
 </style>
 """
 
@@ -71,7 +91,8 @@ class ExportError(RuntimeError):
 
 def find_browser() -> str:
     """Path of a Chrome/Chromium executable (A2_CHROME first), or an ExportError that says what to install."""
-    candidates = [os.environ.get("A2_CHROME", ""), *(shutil.which(name) or "" for name in BROWSER_NAMES), *BROWSER_PATHS]
+    candidates = [os.environ.get("A2_CHROME", ""), *(shutil.which(name) or "" for name in BROWSER_NAMES),
+                  *BROWSER_PATHS]
     for candidate in candidates:
         if candidate and Path(candidate).is_file():
             return candidate
@@ -82,8 +103,8 @@ def find_mathjax() -> Path:
     """MathJax 2.7's MathJax.js (A2_MATHJAX overrides), or an ExportError that says how to get it."""
     path = Path(os.environ.get("A2_MATHJAX", MATHJAX))
     if not path.is_file():
-        raise ExportError(f"MathJax not found at {path}. Run `make pdf-deps` (npm install mathjax@2.7.9 into .pdf-tools/; "
-                          "npm comes with Node.js, https://nodejs.org).")
+        raise ExportError(f"MathJax not found at {path}. Run `make pdf-deps` (npm install mathjax@2.7.9 into "
+                          ".pdf-tools/; npm comes with Node.js, https://nodejs.org).")
     return path
 
 
@@ -93,37 +114,94 @@ def placeholder_fields(notebook: nbformat.NotebookNode) -> list[str]:
     return [text for text in PLACEHOLDERS if text in first]
 
 
+def cell_tags(cell: nbformat.NotebookNode) -> list[str]:
+    """The cell's tags (none when its metadata has no `tags`)."""
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def with_code_appendix(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of `notebook` with an appendix that prints the code of its `remove-input` cells.
+
+    The appendix is appended after the last cell: a heading, then for each code cell tagged `remove-input`
+    (in notebook order, papermill's `injected-parameters` cell excluded) a markdown title and an untagged
+    code cell with its source and no outputs. The title is the text of the cell's `#@title ` line (which the
+    code then omits), else "Code cell N", N counting the notebook's code cells from 1 (papermill's not
+    counted). The notebook's own cells and their order are unchanged; without such cells, nothing is added.
+    """
+    result = copy.deepcopy(notebook)
+    code_cells = [cell for cell in notebook.cells
+                  if cell.cell_type == "code" and OMITTED_CELL_TAG not in cell_tags(cell)]
+    hidden = [(number, cell) for number, cell in enumerate(code_cells, start=1)
+              if HIDDEN_INPUT_TAG in cell_tags(cell)]
+    if not hidden:
+        return result
+    result.cells.append(nbformat.v4.new_markdown_cell(
+        f"# {APPENDIX_TITLE}\n\nThe code of the cells that show only their output above, in notebook order.",
+        metadata={"tags": [APPENDIX_TAG]}))
+    for number, cell in hidden:
+        first, _, rest = cell.source.partition("\n")
+        if first.startswith(COLAB_TITLE):
+            title, source = first[len(COLAB_TITLE):].strip(), rest
+        else:
+            title, source = f"Code cell {number}", cell.source
+        result.cells.append(nbformat.v4.new_markdown_cell(f"### {title}",
+                                                          metadata={"tags": [APPENDIX_ENTRY_TAG]}))
+        result.cells.append(nbformat.v4.new_code_cell(source.strip("\n")))
+    if (result.nbformat, result.nbformat_minor) < (4, 5):  # cell ids came with nbformat 4.5
+        for new_cell in result.cells[len(notebook.cells):]:
+            new_cell.pop("id", None)
+    return result
+
+
+def printed_lines(source: str, width: int = PAGE_CODE_CHARS) -> int:
+    """How many lines `source` takes in the PDF, its long lines wrapped at `width` characters."""
+    return sum(max(1, -(-len(line) // width)) for line in source.splitlines())
+
+
+def with_keep_together_tags(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of `notebook` whose code cells that fit on a page carry KEEP_TOGETHER_TAG (a CSS hook)."""
+    result = copy.deepcopy(notebook)
+    for cell in result.cells:
+        if cell.cell_type == "code" and printed_lines(cell.source) <= PAGE_CODE_LINES:
+            cell.setdefault("metadata", {})["tags"] = [*cell_tags(cell), KEEP_TOGETHER_TAG]
+    return result
+
+
 def notebook_to_html(notebook: nbformat.NotebookNode, mathjax: Path) -> str:
-    """Standalone HTML of the executed notebook, with print CSS and a local MathJax."""
+    """Standalone HTML of the executed notebook and its code appendix, with print CSS and a local MathJax."""
     exporter = HTMLExporter(template_name="lab", exclude_input_prompt=True, exclude_output_prompt=True)
-    exporter.register_preprocessor(TagRemovePreprocessor(remove_input_tags={"remove-input"},
-                                                         remove_cell_tags={"injected-parameters"}), enabled=True)
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_input_tags={HIDDEN_INPUT_TAG},
+                                                         remove_cell_tags={OMITTED_CELL_TAG}), enabled=True)
     exporter.mathjax_url = mathjax.as_uri() + "?config=TeX-AMS_CHTML-full,Safe"
-    body, _ = exporter.from_notebook_node(notebook)
+    body, _ = exporter.from_notebook_node(with_keep_together_tags(with_code_appendix(notebook)))
     return body.replace("</head>", PRINT_CSS + "</head>", 1)
 
 
 def html_to_pdf(html: Path, pdf: Path, browser: str, timeout_s: int = 300) -> None:
-    """Print `html` to `pdf` with the headless browser (it waits for MathJax)."""
-    command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
-               "--disable-background-networking", "--disable-component-update", "--allow-file-access-from-files",
-               "--no-pdf-header-footer", "--run-all-compositor-stages-before-draw", "--virtual-time-budget=60000",
-               f"--user-data-dir={tempfile.mkdtemp(prefix='a2-chrome-')}", f"--print-to-pdf={pdf}", html.as_uri()]
+    """Print `html` to `pdf` with the headless browser (it waits for MathJax), in a throwaway profile."""
     pdf.unlink(missing_ok=True)
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
+    with tempfile.TemporaryDirectory(prefix="a2-chrome-", ignore_cleanup_errors=True) as profile:
+        command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
+                   "--disable-background-networking", "--disable-component-update",
+                   "--allow-file-access-from-files", "--no-pdf-header-footer",
+                   "--run-all-compositor-stages-before-draw", "--virtual-time-budget=60000",
+                   f"--user-data-dir={profile}", f"--print-to-pdf={pdf}", html.as_uri()]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
     if result.returncode != 0 or not pdf.is_file() or pdf.stat().st_size == 0:
         raise ExportError(f"{browser} failed (exit {result.returncode}): {result.stderr[-2000:]}")
 
 
 def export(notebook_path: Path, pdf: Path) -> Path:
-    """Executed notebook -> HTML (next to the PDF) -> PDF; warns about unfilled title fields; returns the PDF path."""
+    """Executed notebook -> HTML next to the PDF -> PDF; warns of unfilled title fields; returns the PDF."""
     if not notebook_path.is_file():
-        raise ExportError(f"No executed notebook at {notebook_path}. Run `make run` (or `A2_SMOKE=1 make run`) first.")
+        raise ExportError(f"No executed notebook at {notebook_path}. "
+                          "Run `make run` (or `A2_SMOKE=1 make run`) first.")
     browser, mathjax = find_browser(), find_mathjax()
     notebook = nbformat.read(notebook_path, as_version=4)
     if placeholder_fields(notebook):
-        print(f"WARNING: the title fields still hold placeholders ({', '.join(placeholder_fields(notebook))}): "
-              "fill in your name, ID and 'discussed with' in the first cell of assignment2.ipynb.", file=sys.stderr)
+        fields = ", ".join(placeholder_fields(notebook))
+        print(f"WARNING: the title fields still hold placeholders ({fields}): fill in your name, ID and "
+              "'discussed with' in the first cell of assignment2.ipynb.", file=sys.stderr)
     pdf.parent.mkdir(parents=True, exist_ok=True)
     html = pdf.with_suffix(".html")
     html.write_text(notebook_to_html(notebook, mathjax), encoding="utf-8")
@@ -131,16 +209,32 @@ def export(notebook_path: Path, pdf: Path) -> Path:
     return pdf
 
 
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """The command line: EXECUTED.ipynb OUT.pdf, or --find-browser alone (exit status 2 otherwise)."""
+    parser = argparse.ArgumentParser(prog="export_pdf.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebook", nargs="?", type=Path, metavar="EXECUTED.ipynb",
+                        help="the executed notebook")
+    parser.add_argument("pdf", nargs="?", type=Path, metavar="OUT.pdf", help="the PDF to write")
+    parser.add_argument("--find-browser", action="store_true",
+                        help="print the Chrome/Chromium the export would use (if none: exit 1 and say "
+                             "what to install)")
+    args = parser.parse_args(argv)
+    if args.find_browser and args.notebook is not None:
+        parser.error("--find-browser takes no other arguments")
+    if not args.find_browser and args.pdf is None:
+        parser.error("give EXECUTED.ipynb and OUT.pdf, or --find-browser")
+    return args
+
+
 def main(argv: list[str]) -> int:
-    """Command-line entry point."""
+    """Command-line entry point: 0 on success, 1 when a tool is missing or the export fails, 2 bad usage."""
+    args = parse_args(argv)
     try:
-        if argv == ["--find-browser"]:
+        if args.find_browser:
             print(find_browser())
-        elif len(argv) == 2:
-            print(f"PDF written to {export(Path(argv[0]).resolve(), Path(argv[1]).resolve())}")
         else:
-            print(__doc__, file=sys.stderr)
-            return 2
+            print(f"PDF written to {export(args.notebook.resolve(), args.pdf.resolve())}")
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -2,6 +2,8 @@
 
 Executes the cells tagged `parameters` and `definitions` of assignment2.ipynb, in smoke
 mode and with the repository as working folder, into a real module named `assignment2`.
+It lives in tools/ because both the tests and the benchmarks import it (pytest's `pythonpath`
+in pyproject.toml, and `PYTHONPATH=tools` for the benchmarks, put tools/ on the import path).
 """
 
 from __future__ import annotations

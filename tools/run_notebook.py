@@ -1,9 +1,9 @@
 """`make run`: papermill's command line, whose terminal log also shows the notebook's live progress line.
 
 While a language model trains, the notebook shows its progress in one line updated in place (a display that it
-updates), so that the executed notebook keeps no progress clutter. Papermill logs what a notebook prints but not
-such updates; this logs them too, at most one line per display every LOG_EVERY_S seconds. Same arguments as
-`papermill`.
+updates), so that the executed notebook keeps no progress clutter. Papermill logs what a notebook prints
+but not such updates; this logs them too, at most one line per display every LOG_EVERY_S seconds.
+Same arguments as `papermill`.
 """
 
 from __future__ import annotations
