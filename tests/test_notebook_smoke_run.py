@@ -153,7 +153,7 @@ def test_a_second_run_loads_the_trained_models_and_prints_their_log(executed_not
 def test_settings_are_papermill_parameters_and_a_strict_run_fails_naming_each_disagreeing_check(
     tmp_path, monkeypatch, caplog
 ):
-    """Papermill injects settings (no 'unknown parameter'); no check stops the run; the last cell names them."""
+    """Papermill injects settings (no 'unknown parameter'); no check stops the run; the last cell lists."""
     import papermill
     from conftest import make_project_copy
 
