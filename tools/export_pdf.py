@@ -46,13 +46,14 @@ PLACEHOLDERS = ("*your name*", "*your ID*", "*names of anyone")
 HIDDEN_INPUT_TAG = "remove-input"  # the body shows only the cell's output; the appendix prints its code
 OMITTED_CELL_TAG = "injected-parameters"  # papermill's: neither in the body nor in the appendix
 APPENDIX_TITLE = "Appendix: setup and helper code"
+ONE_LINERS_TITLE = "The cells of one line (each line, then its cell's title)"
 APPENDIX_TAG, APPENDIX_ENTRY_TAG = "a2-appendix", "a2-appendix-entry"  # CSS hooks on the appendix's titles
 KEEP_TOGETHER_TAG = "a2-keep-together"  # CSS hook: a code cell whose input fits on a page, never split
 PAGE_CODE_LINES, PAGE_CODE_CHARS = 80, 110  # code lines that surely fit on one A4 page, characters per line
 COLAB_TITLE = "#@title "
 PRINT_CSS = """
 <style>
-@page { size: A4; margin: 10mm 9mm; }
+@page { size: A4; margin: 8mm 9mm; }
 body, .jp-RenderedHTMLCommon { font-size: 9.5pt; }
 .jp-RenderedHTMLCommon h1 { font-size: 15pt !important; margin: 0.2em 0 0.4em !important; }
 .jp-RenderedHTMLCommon h2 { font-size: 12.5pt !important; margin: 0.5em 0 0.3em !important; }
@@ -62,7 +63,7 @@ body, .jp-RenderedHTMLCommon { font-size: 9.5pt; }
 .jp-InputArea-editor, .jp-OutputArea-output { overflow: visible !important; }
 pre, code, .highlight pre, .jp-OutputArea-output pre, .jp-RenderedText pre {
   white-space: pre-wrap !important; overflow-wrap: anywhere !important; word-break: break-word;
-  font-size: 7.4pt !important; line-height: 1.15 !important;
+  font-size: 7pt !important; line-height: 1.1 !important;
 }
 img { max-width: 100% !important; height: auto !important; break-inside: avoid; }
 table { font-size: 8pt !important; max-width: 100% !important; table-layout: auto; }
@@ -126,27 +127,37 @@ def with_code_appendix(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode
     (in notebook order, papermill's `injected-parameters` cell excluded) a markdown title and an untagged
     code cell with its source and no outputs. The title is the text of the cell's `#@title ` line (which the
     code then omits), else "Code cell N", N counting the notebook's code cells from 1 (papermill's not
-    counted). The notebook's own cells and their order are unchanged; without such cells, nothing is added.
+    counted). Cells of one line of code are listed together, each line followed by its title as a comment,
+    where the first of them would be. The notebook's own cells and their order are unchanged; without such
+    cells, nothing is added.
     """
     result = copy.deepcopy(notebook)
     code_cells = [cell for cell in notebook.cells
                   if cell.cell_type == "code" and OMITTED_CELL_TAG not in cell_tags(cell)]
-    hidden = [(number, cell) for number, cell in enumerate(code_cells, start=1)
-              if HIDDEN_INPUT_TAG in cell_tags(cell)]
-    if not hidden:
-        return result
-    result.cells.append(nbformat.v4.new_markdown_cell(
-        f"# {APPENDIX_TITLE}\n\nThe code of the cells that show only their output above, in notebook order.",
-        metadata={"tags": [APPENDIX_TAG]}))
-    for number, cell in hidden:
+    entries = []  # (title, code) of each hidden cell, in notebook order
+    for number, cell in enumerate(code_cells, start=1):
+        if HIDDEN_INPUT_TAG not in cell_tags(cell):
+            continue
         first, _, rest = cell.source.partition("\n")
         if first.startswith(COLAB_TITLE):
-            title, source = first[len(COLAB_TITLE):].strip(), rest
+            entries.append((first[len(COLAB_TITLE):].strip(), rest.strip("\n")))
         else:
-            title, source = f"Code cell {number}", cell.source
+            entries.append((f"Code cell {number}", cell.source.strip("\n")))
+    if not entries:
+        return result
+    one_liners = [index for index, (_, code) in enumerate(entries) if "\n" not in code]
+    if len(one_liners) > 1:  # listed together, where the first of them is
+        together = "\n".join(f"{entries[i][1]}  # {entries[i][0]}" for i in one_liners)
+        entries[one_liners[0]] = (ONE_LINERS_TITLE, together)
+        entries = [entry for index, entry in enumerate(entries) if index not in one_liners[1:]]
+    order = "in notebook order, the one-line cells together" if len(one_liners) > 1 else "in notebook order"
+    result.cells.append(nbformat.v4.new_markdown_cell(
+        f"# {APPENDIX_TITLE}\n\nThe code of the cells that show only their output above, {order}.",
+        metadata={"tags": [APPENDIX_TAG]}))
+    for title, code in entries:
         result.cells.append(nbformat.v4.new_markdown_cell(f"### {title}",
                                                           metadata={"tags": [APPENDIX_ENTRY_TAG]}))
-        result.cells.append(nbformat.v4.new_code_cell(source.strip("\n")))
+        result.cells.append(nbformat.v4.new_code_cell(code))
     if (result.nbformat, result.nbformat_minor) < (4, 5):  # cell ids came with nbformat 4.5
         for new_cell in result.cells[len(notebook.cells):]:
             new_cell.pop("id", None)
