@@ -8,15 +8,18 @@ environment variable A2_CHROME) and MathJax 2.7 from the npm registry in .pdf-to
 Nothing is downloaded at run time. Cells tagged `remove-input` (setup) show only their output in the body, and
 their code is printed in an appendix at the end ("Appendix: setup and helper code"); papermill's injected
 parameters are left out of both. Each "Question N" and the appendix start a page, a code cell or figure that
-fits on a page is never split across two, long code lines wrap, wide tables shrink and figures fit the page;
-the PDF's document title is the notebook's metadata title.
+fits on a page is never split across two, a longer cell breaks only where a statement starts, long code lines
+wrap, wide tables shrink and figures fit the page; the PDF's document title is the notebook's metadata title.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import copy
+import html
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -49,6 +52,8 @@ APPENDIX_TITLE = "Appendix: setup and helper code"
 ONE_LINERS_TITLE = "The cells of one line (each line, then its cell's title)"
 APPENDIX_TAG, APPENDIX_ENTRY_TAG = "a2-appendix", "a2-appendix-entry"  # CSS hooks on the appendix's titles
 KEEP_TOGETHER_TAG = "a2-keep-together"  # CSS hook: a code cell whose input fits on a page, never split
+STATEMENT_CLASS = "a2-statement"  # CSS hook: the lines of one statement of a longer cell, never split
+HIGHLIGHTED_CODE = re.compile(r'(<div class="highlight hl-ipython3"><pre>)(.*?)(</pre>)', re.S)
 PAGE_CODE_LINES, PAGE_CODE_CHARS = 80, 110  # code lines that surely fit on one A4 page, characters per line
 COLAB_TITLE = "#@title "
 PRINT_CSS = """
@@ -68,6 +73,7 @@ pre, code, .highlight pre, .jp-OutputArea-output pre, .jp-RenderedText pre {
 img { max-width: 100% !important; height: auto !important; break-inside: avoid; }
 table { font-size: 8pt !important; max-width: 100% !important; table-layout: auto; }
 td, th { overflow-wrap: anywhere; padding: 2px 4px !important; }
+th { overflow-wrap: normal !important; }  /* a header wraps between words, never inside one */
 td:first-child, td:last-child { white-space: nowrap; }
 .jp-RenderedHTMLCommon { padding-right: 0 !important; }
 .jp-RenderedHTMLCommon p, .jp-RenderedHTMLCommon li {
@@ -76,12 +82,13 @@ td:first-child, td:last-child { white-space: nowrap; }
 .MathJax_Display, .MathJax { max-width: 100%; }
 .jp-Cell:has(h1[id^="Question-"]), .jp-Cell:has(.celltag_a2-appendix) { break-before: page; }
 h1, h2, h3, h4, .jp-Cell:has(.celltag_a2-appendix-entry) { break-after: avoid; }
-/* A code cell's input that fits on a page (tagged at export) and a figure are never split across pages; a
-   longer input breaks between lines (`avoid` on it would only push it to a new page and break it anyway). */
+/* A code cell's input that fits on a page (tagged at export) and a figure are never split across pages. */
 .celltag_a2-keep-together .jp-Cell-inputWrapper, .celltag_a2-keep-together .jp-InputArea,
 .jp-OutputArea-output img, .jp-RenderedImage, .jp-RenderedMarkdown table, .jp-RenderedHTMLCommon pre {
   break-inside: avoid;
 }
+/* A longer input breaks only between statements: each statement's lines are one unbreakable block. */
+.a2-statement { display: block; break-inside: avoid; }
 </style>
 """
 
@@ -178,6 +185,47 @@ def with_keep_together_tags(notebook: nbformat.NotebookNode) -> nbformat.Noteboo
     return result
 
 
+def break_points(source: str) -> set[int]:
+    """0-based numbers of the lines of `source` before which a page may break: where a statement starts.
+
+    Not before a function's or class's docstring, nor before the statement that follows it, so that a
+    definition's header is never alone at the foot of a page; a decorator starts its definition. Empty if the
+    source does not parse.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    points, glued = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.stmt):
+            decorators = getattr(node, "decorator_list", [])
+            points.add(min([node.lineno, *(d.lineno for d in decorators)]) - 1)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            glued.update(statement.lineno - 1 for statement in node.body[:2])
+    return points - glued
+
+
+def with_statement_blocks(page: str) -> str:
+    """`page` (HTML) in which every code input longer than a page has each statement's lines in one block."""
+
+    def wrap(match: re.Match) -> str:
+        lines = match.group(2).split("\n")  # Pygments closes its spans at the end of every line
+        source = "\n".join(html.unescape(re.sub(r"<[^>]*>", "", line)) for line in lines)
+        if printed_lines(source) <= PAGE_CODE_LINES:
+            return match.group(0)
+        points = sorted(break_points(source) | {0})
+        if points == [0]:
+            return match.group(0)
+        # A block's last line break is not drawn, so a block that ends with a blank line gets one more.
+        blocks = ["\n".join(lines[a:b]) + "\n" * (not lines[b - 1].strip())
+                  for a, b in zip(points, [*points[1:], len(lines)])]
+        spans = "".join(f'<span class="{STATEMENT_CLASS}">{block}</span>' for block in blocks)
+        return match.group(1) + spans + match.group(3)
+
+    return HIGHLIGHTED_CODE.sub(wrap, page)
+
+
 def notebook_to_html(notebook: nbformat.NotebookNode, mathjax: Path) -> str:
     """Standalone HTML of the executed notebook and its code appendix, with print CSS and a local MathJax."""
     exporter = HTMLExporter(template_name="lab", exclude_input_prompt=True, exclude_output_prompt=True)
@@ -185,7 +233,7 @@ def notebook_to_html(notebook: nbformat.NotebookNode, mathjax: Path) -> str:
                                                          remove_cell_tags={OMITTED_CELL_TAG}), enabled=True)
     exporter.mathjax_url = mathjax.as_uri() + "?config=TeX-AMS_CHTML-full,Safe"
     body, _ = exporter.from_notebook_node(with_keep_together_tags(with_code_appendix(notebook)))
-    return body.replace("</head>", PRINT_CSS + "</head>", 1)
+    return with_statement_blocks(body).replace("</head>", PRINT_CSS + "</head>", 1)
 
 
 def html_to_pdf(html: Path, pdf: Path, browser: str, timeout_s: int = 300) -> None:
