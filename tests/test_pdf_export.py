@@ -77,7 +77,7 @@ def tags(cell: nbformat.NotebookNode) -> list[str]:
 
 def printed_code_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
     """The code cells whose code the body prints (not `remove-input`, not papermill's parameters)."""
-    hidden = {export_pdf.HIDDEN_INPUT_TAG, export_pdf.OMITTED_CELL_TAG}
+    hidden = {export_pdf.HIDDEN_INPUT_TAG, export_pdf.INJECTED_CELL_TAG}
     return [cell for cell in notebook.cells
             if cell.cell_type == "code" and cell.source.strip() and not hidden & set(tags(cell))]
 
@@ -279,11 +279,12 @@ def test_the_appendix_is_appended_after_the_unchanged_cells():
     assert appended[0].source.startswith(f"# {export_pdf.APPENDIX_TITLE}")
     titles = [cell.source for cell in appended[1::2]]
     codes = appended[2::2]
-    assert titles == ["### Code cell 1", "### Setup: imports", "### Code cell 4"]  # papermill's not counted
-    assert [cell.source for cell in codes] == ["x = 1\ny = 2", "import os\nimport re",
+    assert titles == ["### Code cell 1", f"### {export_pdf.INJECTED_TITLE}", "### Setup: imports",
+                      "### Code cell 4"]  # papermill's cell printed, not counted, not with the one-liners
+    assert [cell.source for cell in codes] == ["x = 1\ny = 2", "x = 2", "import os\nimport re",
                                                "answers = {}\nsheet = 1"]
     assert all(cell.cell_type == "code" and cell.outputs == [] and not tags(cell) for cell in codes)
-    assert len(appended) == 7
+    assert len(appended) == 9
     nbformat.validate(result)
     plain = new.new_notebook(cells=[new.new_code_cell("print(1)")])
     assert export_pdf.with_code_appendix(plain).cells == plain.cells  # nothing hidden: no appendix

@@ -6,10 +6,10 @@
 Needs Chrome or Chromium (found on PATH, in the usual macOS and Windows install folders, or named by the
 environment variable A2_CHROME) and MathJax 2.7 from the npm registry in .pdf-tools/ (`make pdf-deps`).
 Nothing is downloaded at run time. Cells tagged `remove-input` (setup) show only their output in the body, and
-their code is printed in an appendix at the end ("Appendix: setup and helper code"); papermill's injected
-parameters are left out of both. Each "Question N" and the appendix start a page, a code cell or figure that
-fits on a page is never split across two, a longer cell breaks only where a statement starts, long code lines
-wrap, wide tables shrink and figures fit the page; the PDF's document title is the notebook's metadata title.
+their code is printed in an appendix at the end ("Appendix: setup and helper code"), as are the settings that
+papermill injected (the body leaves them out). Each "Question N" and the appendix start a page, a code cell or
+figure that fits on a page is never split across two, a longer cell breaks only where a statement starts, long
+code lines wrap, wide tables shrink and figures fit the page; the document title is the notebook's title.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ INSTALL_ADVICE = ("No Chrome or Chromium found. Install one: Debian/Ubuntu `sudo
                   "Or set A2_CHROME=/path/to/the/browser.")
 PLACEHOLDERS = ("*your name*", "*your ID*", "*names of anyone")
 HIDDEN_INPUT_TAG = "remove-input"  # the body shows only the cell's output; the appendix prints its code
-OMITTED_CELL_TAG = "injected-parameters"  # papermill's: neither in the body nor in the appendix
+INJECTED_CELL_TAG = "injected-parameters"  # papermill's: not in the body, in the appendix (INJECTED_TITLE)
+INJECTED_TITLE = "Settings given to this run (papermill's injected parameters, in force from here on)"
 APPENDIX_TITLE = "Appendix: setup and helper code"
 ONE_LINERS_TITLE = "The cells of one line (each line, then its cell's title)"
 APPENDIX_TAG, APPENDIX_ENTRY_TAG = "a2-appendix", "a2-appendix-entry"  # CSS hooks on the appendix's titles
@@ -82,6 +83,8 @@ td:first-child, td:last-child { white-space: nowrap; }
 .MathJax_Display, .MathJax { max-width: 100%; }
 .jp-Cell:has(h1[id^="Question-"]), .jp-Cell:has(.celltag_a2-appendix) { break-before: page; }
 h1, h2, h3, h4, .jp-Cell:has(.celltag_a2-appendix-entry) { break-after: avoid; }
+/* A section's heading and question stay with the bold answer that a hidden cell shows under them. */
+.jp-MarkdownCell:has(h2):has(+ .celltag_remove-input) { break-after: avoid; }
 /* A code cell's input that fits on a page (tagged at export) and a figure are never split across pages. */
 .celltag_a2-keep-together .jp-Cell-inputWrapper, .celltag_a2-keep-together .jp-InputArea,
 .jp-OutputArea-output img, .jp-RenderedImage, .jp-RenderedMarkdown table, .jp-RenderedHTMLCommon pre {
@@ -131,18 +134,23 @@ def with_code_appendix(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode
     """A copy of `notebook` with an appendix that prints the code of its `remove-input` cells.
 
     The appendix is appended after the last cell: a heading, then for each code cell tagged `remove-input`
-    (in notebook order, papermill's `injected-parameters` cell excluded) a markdown title and an untagged
-    code cell with its source and no outputs. The title is the text of the cell's `#@title ` line (which the
-    code then omits), else "Code cell N", N counting the notebook's code cells from 1 (papermill's not
-    counted). Cells of one line of code are listed together, each line followed by its title as a comment,
-    where the first of them would be. The notebook's own cells and their order are unchanged; without such
-    cells, nothing is added.
+    or `injected-parameters` (papermill's settings for this run), in notebook order, a markdown title and an
+    untagged code cell with its source and no outputs. The title is the text of the cell's `#@title ` line
+    (which the code then omits), INJECTED_TITLE for papermill's cell, else "Code cell N", N counting the
+    notebook's code cells from 1 (papermill's not counted). Hidden cells of one line of code are listed
+    together, each line followed by its title as a comment, where the first of them would be. The notebook's
+    own cells and their order are unchanged; without such cells, nothing is added.
     """
     result = copy.deepcopy(notebook)
-    code_cells = [cell for cell in notebook.cells
-                  if cell.cell_type == "code" and OMITTED_CELL_TAG not in cell_tags(cell)]
     entries = []  # (title, code) of each hidden cell, in notebook order
-    for number, cell in enumerate(code_cells, start=1):
+    number = 0  # code cells, papermill's not counted
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        if INJECTED_CELL_TAG in cell_tags(cell):
+            entries.append((INJECTED_TITLE, cell.source.strip("\n")))
+            continue
+        number += 1
         if HIDDEN_INPUT_TAG not in cell_tags(cell):
             continue
         first, _, rest = cell.source.partition("\n")
@@ -152,7 +160,8 @@ def with_code_appendix(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode
             entries.append((f"Code cell {number}", cell.source.strip("\n")))
     if not entries:
         return result
-    one_liners = [index for index, (_, code) in enumerate(entries) if "\n" not in code]
+    one_liners = [index for index, (title, code) in enumerate(entries)
+                  if "\n" not in code and title != INJECTED_TITLE]
     if len(one_liners) > 1:  # listed together, where the first of them is
         together = "\n".join(f"{entries[i][1]}  # {entries[i][0]}" for i in one_liners)
         entries[one_liners[0]] = (ONE_LINERS_TITLE, together)
@@ -230,7 +239,7 @@ def notebook_to_html(notebook: nbformat.NotebookNode, mathjax: Path) -> str:
     """Standalone HTML of the executed notebook and its code appendix, with print CSS and a local MathJax."""
     exporter = HTMLExporter(template_name="lab", exclude_input_prompt=True, exclude_output_prompt=True)
     exporter.register_preprocessor(TagRemovePreprocessor(remove_input_tags={HIDDEN_INPUT_TAG},
-                                                         remove_cell_tags={OMITTED_CELL_TAG}), enabled=True)
+                                                         remove_cell_tags={INJECTED_CELL_TAG}), enabled=True)
     exporter.mathjax_url = mathjax.as_uri() + "?config=TeX-AMS_CHTML-full,Safe"
     body, _ = exporter.from_notebook_node(with_keep_together_tags(with_code_appendix(notebook)))
     return with_statement_blocks(body).replace("</head>", PRINT_CSS + "</head>", 1)
