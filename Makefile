@@ -1,5 +1,6 @@
 # Two commands on a fresh machine: `make run` (execute the notebook) and `make test` (run the tests).
-# `make pdf` turns the executed notebook into outputs/assignment2.pdf. A2_SMOKE=1 selects smoke mode.
+# `make pdf` installs the PDF tools, then turns the executed notebook into outputs/assignment2.pdf.
+# A2_SMOKE=1 selects smoke mode.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -34,8 +35,11 @@ $(EXECUTED): assignment2.ipynb | $(VENV)/.installed
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -ra tests
 
-## pdf: the executed notebook of this mode (executed first if needed) -> outputs/assignment2.pdf
-pdf: $(EXECUTED) pdf-deps
+## pdf: the PDF tools first (pdf-deps), then the executed notebook of this mode (executed if needed) -> outputs/assignment2.pdf
+# pdf-deps is a prerequisite and the notebook is made in the recipe, so that a missing browser or MathJax stops
+# `make pdf` before hours of execution, also under `make -j`.
+pdf: pdf-deps
+	@$(MAKE) --no-print-directory $(EXECUTED)
 	$(BIN)/python tools/export_pdf.py $(EXECUTED) outputs/assignment2.pdf
 
 ## pdf-deps: Chrome/Chromium (Debian's chromium and poppler-utils through apt where apt exists) and MathJax 2.7

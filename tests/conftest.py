@@ -2,12 +2,15 @@
 
 Tests never copy notebook code. `nb` executes the notebook's cells tagged `parameters` and
 `definitions` (imports, configuration and function/class definitions, no experiments) in one
-namespace, in smoke mode, and exposes that namespace. `executed_notebook` runs the whole notebook
-top to bottom in a fresh Jupyter kernel, once per test session, in a scratch copy of the project.
+namespace, in smoke mode, and exposes that namespace. `smoke_runs` is the suite's one execution of the
+whole notebook: a fresh Jupyter kernel in a scratch copy of the project, with cuDNN's RNN rule emulated
+(tests/cuda_rules), Run all twice and one cell again; `executed_notebook` is its first Run all.
 """
 
 from __future__ import annotations
 
+import copy
+import json
 import os
 import shutil
 import sys
@@ -44,20 +47,56 @@ def make_project_copy(dest: Path) -> Path:
     return dest
 
 
+CUDA_RULES = REPO / "tests" / "cuda_rules"  # sitecustomize.py: cuDNN's RNN rule, emulated on the CPU
+
+
+def run_cells(client: object, notebook: nbformat.NotebookNode, indices: list[int]) -> None:
+    """Execute these cells in the client's live kernel, as Jupyter's Run does (a cell run again included)."""
+    for index in indices:
+        client.clear_display_id_mapping(index)
+        client.execute_cell(notebook.cells[index], index)
+
+
+def checks_record(workdir: Path) -> list[dict]:
+    """The checks.json that the notebook's last cell wrote."""
+    return json.loads((workdir / "outputs" / "checks.json").read_text(encoding="utf-8"))
+
+
 @pytest.fixture(scope="session")
-def executed_notebook(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
-    """Run the whole notebook in smoke mode in a fresh kernel; return the executed notebook and its folder."""
+def smoke_runs(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    """The test suite's only execution of the notebook: smoke mode, one kernel, cuDNN's RNN rule emulated.
+
+    As a Jupyter user would: Run all; Run all again (the trained models load); then one checking cell and the
+    closing cells again. Each stage keeps a copy of the executed notebook and of checks.json.
+    """
     from nbclient import NotebookClient
 
     workdir = make_project_copy(tmp_path_factory.mktemp("smoke_run"))
     notebook = nbformat.read(workdir / NOTEBOOK.name, as_version=4)
     client = NotebookClient(notebook, timeout=SMOKE_RUN_TIMEOUT_S, kernel_name="python3",
                             resources={"metadata": {"path": str(workdir)}})
-    start = time.perf_counter()
-    client.execute(env={**os.environ, "A2_SMOKE": "1", "PYTHONHASHSEED": "0"})
-    elapsed = time.perf_counter() - start
-    print(f"smoke run of the notebook took {elapsed:.1f} s", file=sys.stderr)
-    return SimpleNamespace(notebook=notebook, workdir=workdir, seconds=elapsed)
+    python_path = os.pathsep.join(filter(None, [str(CUDA_RULES), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "A2_SMOKE": "1", "PYTHONHASHSEED": "0", "PYTHONPATH": python_path}
+    everything = list(range(len(notebook.cells)))
+    code = [i for i in everything if notebook.cells[i].cell_type == "code"]
+    checking = next(i for i in code if 'check_conclusion("Q1(a)"' in notebook.cells[i].source)
+    stages = {}
+    with client.setup_kernel(env=env):
+        for stage, indices in (("run all", everything), ("run all again", everything),
+                               ("one cell again", [checking, *code[-2:]])):
+            start = time.perf_counter()
+            run_cells(client, notebook, indices)
+            stages[stage] = SimpleNamespace(notebook=copy.deepcopy(notebook), checks=checks_record(workdir),
+                                            seconds=time.perf_counter() - start)
+    print(f"smoke run of the notebook took {stages['run all'].seconds:.1f} s", file=sys.stderr)
+    return SimpleNamespace(workdir=workdir, stages=stages)
+
+
+@pytest.fixture(scope="session")
+def executed_notebook(smoke_runs: SimpleNamespace) -> SimpleNamespace:
+    """The notebook as its first Run all left it (smoke mode), and the folder it ran in."""
+    first = smoke_runs.stages["run all"]
+    return SimpleNamespace(notebook=first.notebook, workdir=smoke_runs.workdir, seconds=first.seconds)
 
 
 def cell_text(cell: nbformat.NotebookNode) -> str:

@@ -2,8 +2,13 @@
 
 While a language model trains, the notebook shows its progress in one line updated in place (a display that it
 updates), so that the executed notebook keeps no progress clutter. Papermill logs what a notebook prints
-but not such updates; this logs them too, at most one line per display every LOG_EVERY_S seconds.
-Same arguments as `papermill`.
+but not such updates; this logs them too, at most one line per display every LOG_EVERY_S seconds, and only
+when an update arrives. Same arguments as `papermill`.
+
+No public hook of papermill or nbclient sees these updates (nbclient's on_cell_* hooks run around a cell, and
+its output hooks never get `update_display_data`), so this wraps papermill's internal
+`PapermillNotebookClient.process_message`. requirements-dev.txt pins the papermill version it was written for,
+and tests/test_run_notebook.py runs this tool on a small notebook to check that the progress is still logged.
 """
 
 from __future__ import annotations
