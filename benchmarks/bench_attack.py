@@ -58,8 +58,9 @@ def main() -> int:
             plain.zero_grad(set_to_none=True)
 
     def attack(x: torch.Tensor, t: torch.Tensor, steps: int) -> None:
-        nb["make_adversarial"](model, x, t.tolist(), 1.0, max_steps=steps, margin=float("inf"),
-                               patience=10**6)
+        """`steps` attack steps that never stop early (an unreachable margin) and never cut α."""
+        settings = nb["AttackSettings"](max_steps=steps, margin=float("inf"), patience=10**6)
+        nb["make_adversarial"](model, x, t.tolist(), torch.ones(len(x)), settings, 0)
 
     def per_step(x: torch.Tensor, t: torch.Tensor, short: int = 3, long: int = 13) -> float:
         """Seconds per attack step, setup excluded: (T(long) - T(short)) / (long - short)."""

@@ -13,6 +13,7 @@ CONFIG = {
     "num_epochs": 3,
     "seq_length": 30,
     "learning_rate": 0.01,
+    "clip_norm": 0.5,
     "seed": 0,
     "train_shape": (4, 121),
     "valid_shape": (4, 61),
@@ -28,12 +29,18 @@ def data() -> tuple[torch.Tensor, torch.Tensor]:
     )
 
 
+CPU = torch.device("cpu")
+
+
 @pytest.fixture
 def scratch(nb, tmp_path, monkeypatch):
-    monkeypatch.setitem(nb.globals, "OUTPUT_DIR", tmp_path)
-    monkeypatch.setitem(nb.globals, "PROJECT_ROOT", tmp_path)
-    monkeypatch.setitem(nb.globals, "DEVICE", torch.device("cpu"))
+    monkeypatch.setitem(nb.globals, "PROJECT_ROOT", tmp_path)  # paths are printed relative to it
     return tmp_path
+
+
+def train(nb, name: str, config: dict, folder, **kwargs):
+    ids, valid = data()
+    return nb.train_or_load_lm(name, config, ids, valid, folder, CPU, **kwargs)
 
 
 def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
@@ -46,7 +53,7 @@ def numbers(history: dict) -> tuple:
 
 def test_an_interrupted_run_resumes_at_the_next_epoch_with_the_same_numbers(nb, scratch, monkeypatch, capsys):
     ids, valid = data()
-    clean_model, clean = nb.train_or_load_lm("clean", CONFIG, ids, valid)
+    clean_model, clean = train(nb, "clean", CONFIG, scratch)
     writes = []
     original = nb.globals["write_checkpoint"]
 
@@ -57,11 +64,11 @@ def test_an_interrupted_run_resumes_at_the_next_epoch_with_the_same_numbers(nb, 
 
     monkeypatch.setitem(nb.globals, "write_checkpoint", interrupted_after_epoch_1)
     with pytest.raises(KeyboardInterrupt):
-        nb.train_or_load_lm("t", CONFIG, ids, valid)
+        train(nb, "t", CONFIG, scratch)
     monkeypatch.setitem(nb.globals, "write_checkpoint", original)
     assert writes == [1] and not list(scratch.glob("checkpoints/*.partial"))
     capsys.readouterr()
-    model, resumed = nb.train_or_load_lm("t", CONFIG, ids, valid)
+    model, resumed = train(nb, "t", CONFIG, scratch)
     assert "Resuming t at epoch 2 of 3 (from its checkpoint)" in capsys.readouterr().out
     assert numbers(resumed) == numbers(clean) and same_weights(model, clean_model)
     assert sum(line.startswith("Epoch [") for line in resumed["log"]) == 3
@@ -69,13 +76,13 @@ def test_an_interrupted_run_resumes_at_the_next_epoch_with_the_same_numbers(nb, 
 
 def test_a_checkpoint_missing_a_history_field_is_ignored_and_the_model_trains_again(nb, scratch, capsys):
     ids, valid = data()
-    _, clean = nb.train_or_load_lm("t", CONFIG, ids, valid)
-    path = nb.checkpoint_path("t", CONFIG)
+    _, clean = train(nb, "t", CONFIG, scratch)
+    path = nb.checkpoint_path("t", CONFIG, scratch)
     saved = torch.load(path, weights_only=True)
     del saved["history"]["input_counts"]  # as written by a notebook that did not record it yet
     torch.save(saved, path)
     capsys.readouterr()
-    _, again = nb.train_or_load_lm("t", CONFIG, ids, valid)
+    _, again = train(nb, "t", CONFIG, scratch)
     out = capsys.readouterr().out
     assert (
         "Ignoring the checkpoint" in out and "lacks history['input_counts']" in out and "Epoch [3/3]" in out
@@ -83,28 +90,61 @@ def test_a_checkpoint_missing_a_history_field_is_ignored_and_the_model_trains_ag
     assert numbers(again) == numbers(clean)
 
 
-def test_a_checkpoint_of_another_format_or_config_is_never_used(nb, scratch, capsys):
-    ids, valid = data()
-    nb.train_or_load_lm("t", CONFIG, ids, valid)
-    path = nb.checkpoint_path("t", CONFIG)
+def ignored_reasons(out: str) -> list[str]:
+    """The lines of `out` that say a checkpoint was ignored."""
+    return [line for line in out.splitlines() if line.startswith("Ignoring the checkpoint")]
+
+
+def test_a_checkpoint_of_other_settings_or_an_old_layout_is_never_used(nb, scratch, capsys):
+    train(nb, "t", CONFIG, scratch)
+    path = nb.checkpoint_path("t", CONFIG, scratch)
     saved = torch.load(path, weights_only=True)
-    torch.save({"state_dict": saved["model"], "history": saved["history"]}, path)  # format 1, before this one
+    torch.save({"state_dict": saved["model"], "history": saved["history"]}, path)  # an earlier layout
     capsys.readouterr()
-    nb.train_or_load_lm("t", CONFIG, ids, valid)
-    assert f"this notebook reads format {nb.CHECKPOINT_FORMAT}" in capsys.readouterr().out
+    _, history = train(nb, "t", CONFIG, scratch)
+    assert len(ignored_reasons(capsys.readouterr().out)) == 1 and len(history["log"]) == 4  # trained again
     other = CONFIG | {"learning_rate": 0.02}
-    torch.save(torch.load(path, weights_only=True), nb.checkpoint_path("t", other))  # a hash collision, say
-    nb.train_or_load_lm("t", other, ids, valid)
-    assert "trained with other settings" in capsys.readouterr().out
+    collision = nb.checkpoint_path("t", other, scratch)  # as if two settings' hashes collided
+    torch.save(torch.load(path, weights_only=True), collision)
+    train(nb, "t", other, scratch)
+    assert ["settings" in line for line in ignored_reasons(capsys.readouterr().out)] == [True]
+
+
+def test_a_checkpoint_is_used_only_by_the_code_that_wrote_it(nb, scratch, capsys):
+    """The same notebook loads its models; one whose window_loss differs by one statement trains again."""
+    import sys
+
+    from notebook_namespace import load_notebook_namespace
+
+    statement = "    logits, state = model(inputs, state)\n"
+    module = sys.modules["assignment2"]
+    try:
+        edited = load_notebook_namespace(edit=lambda source: source.replace(
+            statement, statement + "    logits = logits + 0.0\n"))
+    finally:
+        sys.modules["assignment2"] = module
+    assert statement in nb.globals["inspect"].getsource(nb.window_loss)
+    _, first = train(nb, "t", CONFIG, scratch)
+    capsys.readouterr()
+    _, again = train(nb, "t", CONFIG, scratch)  # the same code: loaded
+    assert again == first and ignored_reasons(capsys.readouterr().out) == []
+    ids, valid = data()
+    _, changed = edited["train_or_load_lm"]("t", CONFIG, ids, valid, scratch, CPU)
+    reasons = ignored_reasons(capsys.readouterr().out)
+    assert len(reasons) == 1 and "code" in reasons[0]
+    assert [line.split("]")[0] for line in changed["log"] if line.startswith("Epoch [")] == [
+        "Epoch [1/3", "Epoch [2/3", "Epoch [3/3"]  # trained from the start, not resumed
+    _, back = train(nb, "t", CONFIG, scratch)  # the original code meets the edited code's checkpoint
+    assert len(ignored_reasons(capsys.readouterr().out)) == 1 and numbers(back) == numbers(first)
 
 
 def test_a_truncated_checkpoint_is_ignored_with_a_message(nb, scratch, capsys):
     ids, valid = data()
-    _, clean = nb.train_or_load_lm("t", CONFIG, ids, valid)
-    path = nb.checkpoint_path("t", CONFIG)
+    _, clean = train(nb, "t", CONFIG, scratch)
+    path = nb.checkpoint_path("t", CONFIG, scratch)
     path.write_bytes(path.read_bytes()[:1000])
     capsys.readouterr()
-    _, again = nb.train_or_load_lm("t", CONFIG, ids, valid)
+    _, again = train(nb, "t", CONFIG, scratch)
     assert (
         "Ignoring the unreadable checkpoint checkpoints/" in capsys.readouterr().out
     )  # relative path printed
@@ -123,7 +163,7 @@ def test_fp32_never_enters_autocast_even_where_bf16_is_native(nb, scratch, monke
     precision = nb.lm_precision(torch.device("cpu"), "fp32")
     assert precision == "fp32" and "fp32, the starter's" in capsys.readouterr().out
     ids, valid = data()
-    nb.train_or_load_lm("t", CONFIG | {"precision": precision}, ids, valid)
+    train(nb, "t", CONFIG | {"precision": precision}, scratch)
     with pytest.raises(ValueError, match="fp32"):
         nb.lm_precision(torch.device("cpu"), "bf16")
 
@@ -144,9 +184,7 @@ def test_progress_is_updated_while_training(nb, monkeypatch):
 
     monkeypatch.setitem(nb.globals, "LiveLine", Recorder)
     ids, _ = data()
-    nb.train_lm(
-        nb.RNNLM(40, 8, 16), ids, num_epochs=2, seq_length=30, learning_rate=0.01, name="m", progress=True
-    )
+    nb.train_lm(nb.RNNLM(40, 8, 16), ids, CONFIG | {"num_epochs": 2}, name="m", progress=True)
     assert len(shown) == 9 and shown[-1] is None  # every step, then closed
     assert shown[0].startswith("m: epoch 1/2, step 1/8, epoch's loss ") and "s/step" in shown[0]
     assert shown[-2].startswith("m: epoch 2/2, step 8/8") and shown[-2].endswith("0 min left")

@@ -23,8 +23,8 @@ from conftest import REPO
 
 HEADINGS = ["Q1(a)", "Q1(b)", "Q1(c)", "Q2.1", "Q2.2", "Q2.3", "Q2.4", "Q2.5", "Q3(b)", "Q3(c)", "Q3(d)"]
 SETUP_CODE = ("import torch", "SAMPLE_IMAGES = {", "def asset_path", "def lm_precision", "answers = {")
-MAX_BODY_PAGES = 16  # issue 16: the body (title to the checks) in at most 16 pages
-MAX_PAGES = 22  # issue 16: the whole PDF, appendix included, in at most 22
+MAX_BODY_PAGES = 18  # issue 24: the body (title to the checks) in at most 18 pages
+MAX_PAGES = 26  # issue 24: the whole PDF, appendix included, in at most 26
 ABSOLUTE_PATHS = ("/tmp/", "/home/", "/work/", "/root/", "C:\\")
 
 

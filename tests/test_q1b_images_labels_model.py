@@ -1,4 +1,6 @@
-"""Q1(b): the label file, image loading, the AlexNet loader and its messages, predict.
+"""Q1(b): the label file, image loading, the AlexNet loader and its messages, the prediction helpers.
+
+predict (a batch), top_prediction (one image) and show_predictions take the display names.
 
 The weights are random here; tests/test_q1_trained_network.py checks predictions on a trained network.
 """
@@ -134,20 +136,70 @@ def test_cached_weights_load_through_torchvision_frozen_and_normalising(nb, hub)
     assert sum(p.numel() for p in model.parameters()) == 61_100_840
 
 
-def test_smoke_mode_falls_back_to_seeded_random_weights_marked_untrained(nb, hub, capsys):
+def test_smoke_mode_falls_back_to_random_weights_marked_untrained(nb, hub):
     model = nb.load_alexnet(torch.device("cpu"), allow_random_weights=True)
-    assert model.trained is False and "UNTRAINED" in capsys.readouterr().out
-    again = nb.load_alexnet(torch.device("cpu"), allow_random_weights=True)
-    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+    assert model.trained is False and isinstance(model[1], torchvision.models.AlexNet)
 
 
-def test_predict_for_one_image_and_for_a_batch(nb):
-    labels = [f"class{i}, synonym" for i in range(4)]
+def test_the_random_weights_are_drawn_from_the_seed_argument_not_a_global(nb, hub, monkeypatch):
+    def weights(seed: int) -> list[torch.Tensor]:
+        model = nb.load_alexnet(torch.device("cpu"), allow_random_weights=True, seed=seed)
+        return list(model.state_dict().values())
+
+    first = weights(0)
+    monkeypatch.setitem(nb.globals, "SEED", 123)  # the notebook's setting: load_alexnet must not read it
+    assert all(torch.equal(a, b) for a, b in zip(first, weights(0)))
+    assert not all(torch.equal(a, b) for a, b in zip(first, weights(1)))
+
+
+@pytest.fixture
+def linear_model() -> torch.nn.Module:
+    """A random linear classifier over 4 classes for 8x8 images."""
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 4))
-    one = nb.predict(model, torch.rand(3, 8, 8), labels, topk=2)
-    assert len(one) == 2 and one[0][1] >= one[1][1] and one[0][0].startswith("class")
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 4))
+
+
+NAMES = ["zero", "one", "two", "three"]  # display names, as display_names gives them
+
+
+def test_predict_gives_each_image_of_a_batch_its_top_k_names_and_probabilities(nb, linear_model):
     batch = torch.rand(5, 3, 8, 8)
-    top = nb.predict(model, batch, labels)
-    expected = model(batch).argmax(dim=1).tolist()
-    assert [row[0][0] for row in top] == [f"class{i}" for i in expected]
+    rows = nb.predict(linear_model, batch, NAMES, topk=2)
+    with torch.no_grad():
+        expected = linear_model(batch).softmax(dim=1).topk(2, dim=1)
+    assert len(rows) == 5
+    for row, values, indices in zip(rows, expected.values, expected.indices):
+        assert [name for name, _ in row] == [NAMES[i] for i in indices.tolist()]
+        assert [prob for _, prob in row] == pytest.approx(values.tolist())
+        assert row[0][1] >= row[1][1]
+
+
+def test_predict_uses_the_names_it_is_given(nb, linear_model):
+    batch = torch.rand(3, 3, 8, 8)
+    other = [f"class {i}, synonym" for i in range(4)]  # taken as they are, not cut to a first synonym
+    assert [row[0][0] for row in nb.predict(linear_model, batch, other)] == [
+        other[NAMES.index(row[0][0])] for row in nb.predict(linear_model, batch, NAMES)]
+
+
+def test_top_prediction_gives_one_images_top_name_and_probability(nb, linear_model):
+    batch = torch.rand(3, 3, 8, 8)
+    rows = nb.predict(linear_model, batch, NAMES)
+    for image, [(name, prob), *_] in zip(batch, rows):
+        top = nb.top_prediction(linear_model, image, NAMES)
+        assert top[0] == name and top[1] == pytest.approx(prob)  # a batch of one: float rounding may differ
+
+
+def test_show_predictions_titles_each_image_with_its_top_name(nb, linear_model, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    linear_model.trained = True
+    monkeypatch.setattr(plt, "show", lambda: None)  # keep the figure open to read it
+    images = [torch.rand(3, 8, 8) for _ in range(3)]
+    nb.show_predictions(linear_model, images, NAMES, [f"note {k}" for k in range(3)], original=images[0])
+    axes = plt.gcf().axes
+    try:
+        assert len(axes) == 6  # a row of images, a row of their changes
+        for ax, image in zip(axes[:3], images):
+            assert nb.top_prediction(linear_model, image, NAMES)[0] in ax.get_title()
+    finally:
+        plt.close("all")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import itertools
 import types
+import weakref
 
 import pytest
 import torch
-from conftest import REPO
+from conftest import CUDA_RULES, REPO
 from torch import nn
 
 PTB = REPO / "data" / "ptb"
@@ -17,6 +18,12 @@ PTB = REPO / "data" / "ptb"
 def corpus_and_ids(nb):
     corpus = nb.Corpus()
     return corpus, corpus.get_data(PTB / "ptb.train.txt", 20)
+
+
+def training(**settings) -> dict:
+    """The training part of a config (train_lm's): the starter's clipping, fp32, teacher forcing."""
+    return {"num_epochs": 1, "seq_length": 30, "learning_rate": 0.01, "clip_norm": 0.5,
+            "teacher_forcing": True, "precision": "fp32"} | settings
 
 
 def tiny_ids(batch: int = 4, cols: int = 121, vocab: int = 40, seed: int = 0) -> torch.Tensor:
@@ -46,23 +53,80 @@ def test_model_shapes(nb):
     assert logits.shape == (21, 50) and h.shape == c.shape == (2, 3, 16)
 
 
-def test_detach_keeps_the_graph_flat_and_its_absence_grows_it_linearly(nb, monkeypatch):
-    monkeypatch.setitem(nb.globals, "DEVICE", torch.device("cpu"))
+def test_detach_keeps_the_graph_flat_and_its_absence_grows_it_linearly(nb):
     torch.manual_seed(0)
     model = nb.RNNLM(40, 8, 32)
     ids = tiny_ids(cols=30 * 6 + 1)
     flat = nb.measure_tbptt(model, ids, 30, 6, use_detach=True)
     grow = nb.measure_tbptt(model, ids, 30, 6, use_detach=False)
-    assert len({row[:2] for row in flat}) == 1
-    steps = [b[1] - a[1] for a, b in itertools.pairwise(grow)]
-    assert all(s > 0 for s in steps) and max(steps) - min(steps) < 1e-6 and grow[-1][0] > grow[0][0]
+    assert len({(cost.nodes, cost.saved_mib) for cost in flat}) == 1
+    steps = [b.saved_mib - a.saved_mib for a, b in itertools.pairwise(grow)]
+    assert all(s > 0 for s in steps) and max(steps) - min(steps) < 1e-6 and grow[-1].nodes > grow[0].nodes
+    assert all(cost.gpu_mib is None for cost in flat + grow)  # measured on CUDA only
     assert all(p.grad is None for p in model.parameters())  # a measurement, not a training step
 
 
-def test_detach_returns_graph_free_tensors_with_the_same_values(nb):
-    h = torch.randn(1, 2, 3, requires_grad=True) * 2
-    (d,) = nb.detach((h,))
-    assert d.grad_fn is None and not d.requires_grad and torch.equal(d, h)
+@pytest.fixture
+def cuda_rule():
+    """The cuDNN RNN rule (tests/cuda_rules) applied in this process for one test."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("cuda_rules", CUDA_RULES / "sitecustomize.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    handle = module.install()
+    yield types.SimpleNamespace(message=module.MESSAGE, lift=handle.remove)
+    handle.remove()
+
+
+def test_the_emulated_cudnn_rule_refuses_a_backward_after_an_eval_mode_forward(nb, cuda_rule):
+    model = nb.RNNLM(40, 8, 16).eval()
+    loss, _, _ = nb.window_loss(model, tiny_ids(cols=31), 0, 30, nb.init_state(model, 4), True)
+    with pytest.raises(RuntimeError) as refused:
+        loss.backward()
+    assert str(refused.value) == cuda_rule.message
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_measure_tbptt_obeys_cudnns_rule_leaves_the_mode_it_found_and_gives_the_same_figures(
+        nb, cuda_rule, training):
+    torch.manual_seed(0)
+    model = nb.RNNLM(40, 8, 32).train(training)
+    ids = tiny_ids(cols=30 * 4 + 1)
+    costs = {use_detach: nb.measure_tbptt(model, ids, 30, 4, use_detach) for use_detach in (True, False)}
+    assert model.training is training and all(module.training is training for module in model.modules())
+    cuda_rule.lift()  # the rule off: the figures a CPU gave before the mode was handled
+    saved = {}
+    for use_detach in (True, False):
+        weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
+        log = weakref.WeakSet()
+        state = nb.init_state(model, 4)
+        figures = []
+        for start in nb.window_starts(ids, 30)[:4]:
+            state = nb.detach(state) if use_detach else state
+            with nb.saved_tensor_log(log):
+                loss, state, _ = nb.window_loss(model, ids, start, 30, state, True)
+            figures.append(nb.graph_size(loss, log, weights))
+            loss.backward(retain_graph=not use_detach)
+        model.zero_grad(set_to_none=True)
+        saved[use_detach] = figures
+    for use_detach in (True, False):
+        assert [(cost.nodes, cost.saved_mib) for cost in costs[use_detach]] == saved[use_detach]
+
+
+def test_a_backward_is_timed_after_cuda_has_finished_it(nb, monkeypatch):
+    """On CUDA a backward is queued, not done: the clock is read only after torch.cuda.synchronize."""
+    events = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: events.append(f"sync {device}"))
+    clock = nb.globals["time"].perf_counter
+    monkeypatch.setattr(nb.globals["time"], "perf_counter", lambda: events.append("clock") or clock())
+    x = torch.ones(3, requires_grad=True)
+    x.register_hook(lambda grad: events.append("backward"))
+    milliseconds = nb.timed_backward((2 * x).sum(), torch.device("cuda", 0), retain_graph=False)
+    assert events == ["sync cuda:0", "clock", "backward", "sync cuda:0", "clock"] and milliseconds >= 0
+    events.clear()
+    nb.timed_backward((2 * x).sum(), torch.device("cpu"), retain_graph=False)
+    assert events == ["clock", "backward", "clock"]  # nothing to wait for on the CPU
 
 
 def test_greedy_takes_the_argmax_and_sampling_is_reproducible(nb, corpus_and_ids):
@@ -132,44 +196,28 @@ def test_the_fast_loss_without_teacher_forcing_equals_the_step_by_step_rollout(n
     assert not torch.isclose(forced, fast) and torch.equal(forced_inputs, ids[:, 30:60])
 
 
-def test_train_lm_learns_logs_and_stops(nb):
+def test_train_lm_learns_and_logs_every_epoch(nb):
     torch.manual_seed(0)
     model = nb.RNNLM(40, 8, 32)
     ids = torch.arange(4 * 301).remainder(7).view(4, 301)  # a periodic, learnable stream
-    history = nb.train_lm(
-        model, ids, num_epochs=3, seq_length=30, learning_rate=0.01, valid_ids=ids[:, :121], progress=False
-    )
+    history = nb.train_lm(model, ids, training(num_epochs=3), valid_ids=ids[:, :121], progress=False)
     assert len(history["loss"]) == 30 and len(history["valid_ppl"]) == 3
     assert history["loss"][-1] < history["loss"][0] / 4 and history["valid_ppl"][-1] < 4
-    assert len(history["log"]) == 4 and history["log"][-1].startswith("Epoch [3/3] step 30/30")
-    short = nb.train_lm(
-        nb.RNNLM(40, 8, 16), ids, num_epochs=3, seq_length=30, learning_rate=0.01, max_steps=7, progress=False
-    )
-    assert len(short["loss"]) == 7
-    free = nb.train_lm(
-        nb.RNNLM(40, 8, 16),
-        ids,
-        num_epochs=1,
-        seq_length=30,
-        learning_rate=0.01,
-        teacher_forcing=False,
-        progress=False,
-    )
-    assert len(free["loss"]) == 10
+    epochs = [line for line in history["log"] if line.startswith("Epoch [")]
+    assert [line.split("]")[0] for line in epochs] == ["Epoch [1/3", "Epoch [2/3", "Epoch [3/3"]
+    free = nb.train_lm(nb.RNNLM(40, 8, 16), ids, training(teacher_forcing=False), progress=False)
+    assert len(free["loss"]) == 10 and free["valid_ppl"] == []
 
 
 def test_input_counts_are_every_input_the_model_embedded(nb):
     """With teacher forcing, the true windows; without, the window starts plus the fed-back predictions."""
     ids = torch.arange(4 * 121).remainder(7).view(4, 121)
-    forced = nb.train_lm(
-        nb.RNNLM(40, 8, 16), ids, num_epochs=2, seq_length=30, learning_rate=0.01, progress=False
-    )
+    forced = nb.train_lm(nb.RNNLM(40, 8, 16), ids, training(num_epochs=2), progress=False)
     assert forced["input_counts"] == (2 * torch.bincount(ids[:, :120].flatten(), minlength=40)).tolist()
     torch.manual_seed(0)
     model = nb.RNNLM(40, 8, 16)
-    free = nb.train_lm(
-        model, ids, num_epochs=1, seq_length=30, learning_rate=0.0, teacher_forcing=False, progress=False
-    )  # lr 0: the model stays as it is, so its predictions can be replayed
+    free = nb.train_lm(model, ids, training(learning_rate=0.0, teacher_forcing=False), progress=False)
+    # lr 0: the model stays as it is, so its predictions can be replayed
     expected, state = torch.zeros(40, dtype=torch.long), nb.init_state(model, 4)
     with torch.no_grad():
         for start in nb.window_starts(ids, 30):
@@ -185,7 +233,7 @@ def test_ids_the_model_cannot_read_are_refused_with_a_reason(nb):
     good = torch.arange(4 * 61).remainder(40).view(4, 61)
     for ids in (good + 1, good - 1, good.flatten(), good.float(), good[:, :30]):
         with pytest.raises(ValueError, match="vocab_size=40"):
-            nb.train_lm(model, ids, num_epochs=1, seq_length=30, learning_rate=0.01, progress=False)
+            nb.train_lm(model, ids, training(), progress=False)
         with pytest.raises(ValueError, match="vocab_size=40"):
             nb.evaluate_perplexity(model, ids, 30)
 
@@ -209,18 +257,12 @@ def test_bf16_autocast_trains_close_to_fp32_where_the_rule_chooses_it(nb, capsys
     if nb.lm_precision(torch.device("cpu")) != "bf16":  # no native bf16, or its probe failed: fp32
         pytest.skip(f"bf16 is not chosen on this machine: {capsys.readouterr().out.strip()}")
     losses = {}
-    for dtype in (None, torch.bfloat16):
+    for precision in ("fp32", "bf16"):
         torch.manual_seed(0)
-        losses[dtype] = nb.train_lm(
-            nb.RNNLM(40, 8, 32),
-            tiny_ids(cols=151),
-            num_epochs=1,
-            seq_length=30,
-            learning_rate=0.01,
-            autocast_dtype=dtype,
-            progress=False,
-        )["loss"]
-    assert abs(losses[None][-1] - losses[torch.bfloat16][-1]) < 0.1
+        model = nb.RNNLM(40, 8, 32)
+        losses[precision] = nb.train_lm(model, tiny_ids(cols=151), training(precision=precision),
+                                        progress=False)["loss"]
+    assert abs(losses["fp32"][-1] - losses["bf16"][-1]) < 0.1
 
 
 CONFIG = {
@@ -231,6 +273,7 @@ CONFIG = {
     "num_epochs": 2,
     "seq_length": 30,
     "learning_rate": 0.01,
+    "clip_norm": 0.5,
     "seed": 0,
     "train_shape": (4, 121),
     "valid_shape": (4, 61),
@@ -239,38 +282,74 @@ CONFIG = {
 }
 
 
-def test_train_or_load_trains_once_then_loads_and_prints_the_same_log(nb, tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(nb.globals, "OUTPUT_DIR", tmp_path)
-    monkeypatch.setitem(nb.globals, "DEVICE", torch.device("cpu"))
+def test_train_or_load_trains_once_then_loads_and_prints_the_same_log(nb, tmp_path, capsys):
+    cpu = torch.device("cpu")
     ids, valid = tiny_ids(cols=121), tiny_ids(cols=61, seed=1)
-    first, history = nb.train_or_load_lm("t", CONFIG, ids, valid)
+    first, history = nb.train_or_load_lm("t", CONFIG, ids, valid, tmp_path, cpu)
     trained_log = capsys.readouterr().out
     assert len(list((tmp_path / "checkpoints").glob("t-*.pt"))) == 1 and "Epoch [2/2]" in trained_log
-    second, loaded = nb.train_or_load_lm("t", CONFIG, ids, valid)
+    second, loaded = nb.train_or_load_lm("t", CONFIG, ids, valid, tmp_path, cpu)
     assert "\n".join(history["log"]) in capsys.readouterr().out and loaded == history
     assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
-    retrained, _ = nb.train_or_load_lm("t", CONFIG, ids, valid, retrain=True)  # seeded: the same weights
+    retrained, _ = nb.train_or_load_lm("t", CONFIG, ids, valid, tmp_path, cpu, retrain=True)  # seeded
     assert all(
         torch.equal(a, b) for a, b in zip(first.state_dict().values(), retrained.state_dict().values())
     )
-    nb.train_or_load_lm("t", CONFIG | {"learning_rate": 0.02}, ids, valid)  # another config: trains again
+    nb.train_or_load_lm("t", CONFIG | {"learning_rate": 0.02}, ids, valid, tmp_path, cpu)  # trains again
     assert len(list((tmp_path / "checkpoints").glob("t-*.pt"))) == 2
     next((tmp_path / "checkpoints").glob("t-*.pt")).write_bytes(b"garbage")
     capsys.readouterr()
-    nb.train_or_load_lm("t", CONFIG, ids, valid)
-    nb.train_or_load_lm("t", CONFIG | {"learning_rate": 0.02}, ids, valid)
-    assert "unreadable checkpoint" in capsys.readouterr().out
+    nb.train_or_load_lm("t", CONFIG, ids, valid, tmp_path, cpu)
+    nb.train_or_load_lm("t", CONFIG | {"learning_rate": 0.02}, ids, valid, tmp_path, cpu)
+    assert len(list((tmp_path / "checkpoints").glob("t-*.pt"))) == 2  # the damaged one written again
+    saved = (tmp_path / "checkpoints").glob("t-*.pt")
+    assert all(torch.load(path, weights_only=True)["epoch"] == 2 for path in saved)
+
+
+def run_cell(nb, monkeypatch, name: str, run: int, source: str) -> None:
+    """Execute `source` as a notebook cell called `name` in its `run`-th execution (IPython's count)."""
+    monkeypatch.setitem(nb.globals, "get_ipython", lambda: types.SimpleNamespace(execution_count=run))
+    exec(compile(source, name, "exec"), {"check_conclusion": nb.check_conclusion})  # noqa: S102
 
 
 def test_a_check_prints_its_verdict_records_it_and_never_stops_the_run(nb, monkeypatch, capsys):
-    monkeypatch.setitem(nb.globals, "CHECKS", [])
-    monkeypatch.setitem(nb.globals, "CHECK_CONCLUSIONS", True)
+    monkeypatch.setitem(nb.globals, "CHECKS", {})
     assert nb.check_conclusion("Q9", True, "holds") is None
-    nb.check_conclusion("Q9", False, "fails")  # no exception, even in a full run
+    nb.check_conclusion("Q9", False, "fails")  # no exception
     assert capsys.readouterr().out.splitlines() == ["✓ holds", "✗ fails"]
-    assert nb.globals["CHECKS"] == [("Q9", True, "holds"), ("Q9", False, "fails")]
+    assert nb.recorded_checks() == [("Q9", True, "holds"), ("Q9", False, "fails")]
     sheet = nb.answer_sheet({"Q9": "the answer", "Q10": "no checks"})
     assert "| [Q9](#q9) | the answer | 1 ✓ 1 ✗ |" in sheet and "| [Q10](#q10) | no checks |  |" in sheet
+
+
+def test_a_cell_run_again_replaces_its_own_checks_in_place(nb, monkeypatch):
+    monkeypatch.setitem(nb.globals, "CHECKS", {})
+    two_checks = 'for claim in ("a1", "a2"):\n    check_conclusion("QA", True, claim)'
+    run_cell(nb, monkeypatch, "cell A", 1, two_checks)
+    run_cell(nb, monkeypatch, "cell B", 2, 'check_conclusion("QB", False, "b")')
+    run_cell(nb, monkeypatch, "cell A", 3, two_checks)  # Jupyter: the same cell again
+    assert nb.recorded_checks() == [("QA", True, "a1"), ("QA", True, "a2"), ("QB", False, "b")]
+    run_cell(nb, monkeypatch, "cell A", 4, 'check_conclusion("QA", False, "a3")')  # a run that checks less
+    assert nb.recorded_checks() == [("QA", False, "a3"), ("QB", False, "b")]
+
+
+def test_report_checks_writes_every_check_and_only_a_strict_run_raises_naming_each_disagreement(
+        nb, monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(nb.globals, "CHECKS", {})
+    for holds, claim in ((True, "fine"), (False, "first wrong"), (False, "second wrong")):
+        nb.check_conclusion("Q9", holds, claim)
+    path = tmp_path / "out" / "checks.json"
+    nb.report_checks(path, strict=False)  # a smoke run: listed, no error
+    records = __import__("json").loads(path.read_text(encoding="utf-8"))
+    assert records == [{"section": "Q9", "claim": c, "agrees": h}
+                       for h, c in ((True, "fine"), (False, "first wrong"), (False, "second wrong"))]
+    with pytest.raises(AssertionError) as failure:
+        nb.report_checks(path, strict=True)
+    assert "Q9: first wrong" in str(failure.value) and "Q9: second wrong" in str(failure.value)
+    assert "fine" not in str(failure.value)
+    monkeypatch.setitem(nb.globals, "CHECKS", {})
+    nb.check_conclusion("Q9", True, "fine")
+    nb.report_checks(path, strict=True)  # all agree: no error
 
 
 # The precision rule: bf16 only where native and a one-step probe of the real training path succeeds.
@@ -289,13 +368,13 @@ def test_precision_is_fp32_when_the_bf16_probe_raises(nb, monkeypatch, capsys):
     monkeypatch.setattr(torch, "ops", native_cpu(True))
     seen = []
 
-    def failing_train_lm(*args, **kwargs):
-        seen.append(kwargs["autocast_dtype"])
+    def failing_train_lm(model, ids, config, **kwargs):
+        seen.append(config["precision"])
         raise RuntimeError("could not create a primitive descriptor for the LSTM forward\nmore detail")
 
     monkeypatch.setitem(nb.globals, "train_lm", failing_train_lm)
     state = torch.random.get_rng_state()
-    assert nb.lm_precision(torch.device("cpu")) == "fp32" and seen == [torch.bfloat16]
+    assert nb.lm_precision(torch.device("cpu")) == "fp32" and seen == ["bf16"]
     assert capsys.readouterr().out.strip() == (
         "Language-model precision: fp32 (bf16 failed here: RuntimeError: "
         "could not create a primitive descriptor for the LSTM forward)."
@@ -313,16 +392,17 @@ def test_precision_is_bf16_when_native_and_the_probe_passes(nb, monkeypatch, cap
     monkeypatch.setattr(torch, "ops", native_cpu(True))
     calls = []
     monkeypatch.setitem(
-        nb.globals, "train_lm", lambda model, ids, **k: calls.append((model, ids, k)) or {"loss": [3.9]}
+        nb.globals, "train_lm",
+        lambda model, ids, config, **k: calls.append((model, ids, config)) or {"loss": [3.9]}
     )
     assert nb.lm_precision(torch.device("cpu")) == "bf16"
-    model, ids, kwargs = calls[0]
+    model, ids, config = calls[0]
     assert (
         isinstance(model, nb.RNNLM)
-        and kwargs["autocast_dtype"] == torch.bfloat16
-        and kwargs["num_epochs"] == 1
+        and config["precision"] == "bf16"
+        and config["num_epochs"] == 1
     )
-    assert len(nb.window_starts(ids, kwargs["seq_length"])) == 1  # one real training step
+    assert len(nb.window_starts(ids, config["seq_length"])) == 1  # one real training step
     assert "bf16 autocast" in capsys.readouterr().out
 
 

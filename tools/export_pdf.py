@@ -59,7 +59,7 @@ PAGE_CODE_LINES, PAGE_CODE_CHARS = 80, 110  # code lines that surely fit on one 
 COLAB_TITLE = "#@title "
 PRINT_CSS = """
 <style>
-@page { size: A4; margin: 8mm 9mm; }
+@page { size: A4; margin: 8mm 6mm; }
 body, .jp-RenderedHTMLCommon { font-size: 9.5pt; }
 .jp-RenderedHTMLCommon h1 { font-size: 15pt !important; margin: 0.2em 0 0.4em !important; }
 .jp-RenderedHTMLCommon h2 { font-size: 12.5pt !important; margin: 0.5em 0 0.3em !important; }
@@ -69,7 +69,7 @@ body, .jp-RenderedHTMLCommon { font-size: 9.5pt; }
 .jp-InputArea-editor, .jp-OutputArea-output { overflow: visible !important; }
 pre, code, .highlight pre, .jp-OutputArea-output pre, .jp-RenderedText pre {
   white-space: pre-wrap !important; overflow-wrap: anywhere !important; word-break: break-word;
-  font-size: 7pt !important; line-height: 1.1 !important;
+  font-size: 8pt !important; line-height: 1.1 !important;
 }
 img { max-width: 100% !important; height: auto !important; break-inside: avoid; }
 table { font-size: 8pt !important; max-width: 100% !important; table-layout: auto; }
