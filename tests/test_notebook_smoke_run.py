@@ -78,7 +78,7 @@ def test_q1_saves_six_adversarial_pngs_and_labels_the_untrained_model(executed_n
     saved = sorted((executed_notebook.workdir / "outputs" / "adversarial").glob("*__to_*.png"))
     assert len(saved) == 6
     sweep = executed_notebook.workdir / "outputs" / "adversarial" / "alpha_sweep"
-    assert len(list(sweep.glob("*.png"))) == 5  # a row of the α sweep each
+    assert len(list(sweep.glob("*.png"))) == 4  # a row each, but the first attack's (already saved)
     assert "RANDOM weights" in notebook_text(executed_notebook.notebook)  # the smoke run's AlexNet says so
 
 
@@ -130,9 +130,24 @@ def test_each_run_dependent_section_opens_with_its_bold_answer_filled_in_by_the_
             assert "<a id=" in heading, section  # right under its question
             answers[section] = cell_text(cell)
     assert set(answers) == {"Q1(b)", "Q1(c)", "Q2.1", "Q2.2", "Q2.3", "Q2.4", "Q2.5"}
-    slot = cell_text(next(c for c in cells if c.cell_type == "code" and 'answer_slot("' in c.source))
     for section, text in answers.items():
-        assert text.startswith("**Answer") and text.rstrip().endswith("**") and text != slot, section
+        assert text.startswith("**Answer: ") and text.rstrip().endswith("**"), section
+        assert "filled in" not in text, section  # the slot's placeholder was replaced
+
+
+def test_a_section_with_a_disagreeing_check_says_so_in_its_answer_and_its_sheet_row(executed_notebook):
+    records = checks_record(executed_notebook.workdir)
+    denied = {r["section"] for r in records if not r["agrees"]}
+    assert denied, "a smoke run disagrees with some full-run conclusion"
+    cells = executed_notebook.notebook.cells
+    answers = {c.source.split('answer_slot("')[1].split('"')[0]: cell_text(c) for c in cells
+               if c.cell_type == "code" and 'answer_slot("' in c.source}
+    sheet = answer_sheet(executed_notebook.notebook)
+    for section in SECTIONS:
+        row = sheet_row(sheet, section).split(" | ")[1]  # the answer column
+        assert row.startswith("✗") == (section in denied), section
+        if section in answers:
+            assert answers[section].startswith("**Answer: ✗") == (section in denied), section
 
 
 def test_training_cells_print_only_the_log(executed_notebook):

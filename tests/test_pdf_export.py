@@ -88,9 +88,25 @@ def test_the_body_and_the_whole_pdf_stay_within_their_page_limits_with_the_answe
     assert len(body) <= MAX_BODY_PAGES, f"the body has {len(body)} pages (the appendix {len(appendix)})"
     assert len(text) <= MAX_PAGES, f"{len(text)} pages: {len(body)} of body and {len(appendix)} of appendix"
     first = text[0]
-    assert "Answer sheet (this run)" in first and "(105, 115, 105, 115)" in first and "w = 1" in first
+    assert "Answer sheet (this run" in first and "(105, 115, 105, 115)" in first and "w = 1" in first
     for section in HEADINGS:
         assert section in first, section
+
+
+def code_font_size(pdf: Path, first_page: int, last_page: int, word: str) -> float:
+    """The font size (pt) of the monospaced code word `word` on these pages, from its width in the PDF."""
+    boxes = run("pdftotext", "-bbox", "-f", str(first_page), "-l", str(last_page), str(pdf), "-")
+    widths = [float(x_max) - float(x_min) for x_min, x_max in
+              re.findall(rf'xMin="([\d.]+)" yMin="[\d.]+" xMax="([\d.]+)" yMax="[\d.]+">{re.escape(word)}<', boxes)]
+    assert widths, f"{word} not found on pages {first_page}-{last_page}"
+    return widths[0] / len(word) / 0.602  # DejaVu Sans Mono: each character 0.602 em wide
+
+
+def test_the_body_prints_code_at_8_pt(pdf):
+    text = pages(pdf)
+    body, _ = body_and_appendix([page for page in text if page.strip()])
+    size = code_font_size(pdf, 1, len(body), "receptive_field(layers:")  # Q1(a)'s code, in the body
+    assert 7.9 <= size <= 8.5, size
 
 
 def test_each_question_starts_a_page_and_no_heading_ends_one(pdf):

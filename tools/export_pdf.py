@@ -52,6 +52,7 @@ INJECTED_TITLE = "Settings that papermill (the tool that ran the notebook) gave 
 APPENDIX_TITLE = "Appendix: setup and helper code"
 ONE_LINERS_TITLE = "The cells of one line (each line, then its cell's title)"
 APPENDIX_TAG, APPENDIX_ENTRY_TAG = "a2-appendix", "a2-appendix-entry"  # CSS hooks on the appendix's titles
+APPENDIX_CODE_TAG = "a2-appendix-code"  # CSS hook: the appendix's code, for maintainers (smaller, packed)
 KEEP_TOGETHER_TAG = "a2-keep-together"  # CSS hook: a code cell whose input fits on a page, never split
 STATEMENT_CLASS = "a2-statement"  # CSS hook: the lines of one statement of a longer cell, never split
 HIGHLIGHTED_CODE = re.compile(r'(<div class="highlight hl-ipython3"><pre>)(.*?)(</pre>)', re.S)
@@ -59,7 +60,7 @@ PAGE_CODE_LINES, PAGE_CODE_CHARS = 80, 110  # code lines that surely fit on one 
 COLAB_TITLE = "#@title "
 PRINT_CSS = """
 <style>
-@page { size: A4; margin: 8mm 6mm; }
+@page { size: A4; margin: 7mm 6mm; }
 body, .jp-RenderedHTMLCommon { font-size: 9.5pt; }
 .jp-RenderedHTMLCommon h1 { font-size: 15pt !important; margin: 0.2em 0 0.4em !important; }
 .jp-RenderedHTMLCommon h2 { font-size: 12.5pt !important; margin: 0.5em 0 0.3em !important; }
@@ -69,8 +70,10 @@ body, .jp-RenderedHTMLCommon { font-size: 9.5pt; }
 .jp-InputArea-editor, .jp-OutputArea-output { overflow: visible !important; }
 pre, code, .highlight pre, .jp-OutputArea-output pre, .jp-RenderedText pre {
   white-space: pre-wrap !important; overflow-wrap: anywhere !important; word-break: break-word;
-  font-size: 8pt !important; line-height: 1.1 !important;
+  font-size: 8pt !important; line-height: 1.08 !important;
 }
+/* The appendix is for maintainers: its code is smaller, and it packs pages (statements still stay whole). */
+.celltag_a2-appendix-code pre, .celltag_a2-appendix-code .highlight pre { font-size: 7pt !important; }
 img { max-width: 100% !important; height: auto !important; break-inside: avoid; }
 table { font-size: 8pt !important; max-width: 100% !important; table-layout: auto; }
 td, th { overflow-wrap: anywhere; padding: 2px 4px !important; }
@@ -173,7 +176,7 @@ def with_code_appendix(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode
     for title, code in entries:
         result.cells.append(nbformat.v4.new_markdown_cell(f"### {title}",
                                                           metadata={"tags": [APPENDIX_ENTRY_TAG]}))
-        result.cells.append(nbformat.v4.new_code_cell(code))
+        result.cells.append(nbformat.v4.new_code_cell(code, metadata={"tags": [APPENDIX_CODE_TAG]}))
     if (result.nbformat, result.nbformat_minor) < (4, 5):  # cell ids came with nbformat 4.5
         for new_cell in result.cells[len(notebook.cells):]:
             new_cell.pop("id", None)
@@ -189,7 +192,8 @@ def with_keep_together_tags(notebook: nbformat.NotebookNode) -> nbformat.Noteboo
     """A copy of `notebook` whose code cells that fit on a page carry KEEP_TOGETHER_TAG (a CSS hook)."""
     result = copy.deepcopy(notebook)
     for cell in result.cells:
-        if cell.cell_type == "code" and printed_lines(cell.source) <= PAGE_CODE_LINES:
+        if (cell.cell_type == "code" and APPENDIX_CODE_TAG not in cell_tags(cell)
+                and printed_lines(cell.source) <= PAGE_CODE_LINES):
             cell.setdefault("metadata", {})["tags"] = [*cell_tags(cell), KEEP_TOGETHER_TAG]
     return result
 
