@@ -96,8 +96,8 @@ def test_the_body_and_the_whole_pdf_stay_within_their_page_limits_with_the_answe
 def code_font_size(pdf: Path, first_page: int, last_page: int, word: str) -> float:
     """The font size (pt) of the monospaced code word `word` on these pages, from its width in the PDF."""
     boxes = run("pdftotext", "-bbox", "-f", str(first_page), "-l", str(last_page), str(pdf), "-")
-    widths = [float(x_max) - float(x_min) for x_min, x_max in
-              re.findall(rf'xMin="([\d.]+)" yMin="[\d.]+" xMax="([\d.]+)" yMax="[\d.]+">{re.escape(word)}<', boxes)]
+    box = rf'xMin="([\d.]+)" yMin="[\d.]+" xMax="([\d.]+)" yMax="[\d.]+">{re.escape(word)}<'
+    widths = [float(x_max) - float(x_min) for x_min, x_max in re.findall(box, boxes)]
     assert widths, f"{word} not found on pages {first_page}-{last_page}"
     return widths[0] / len(word) / 0.602  # DejaVu Sans Mono: each character 0.602 em wide
 
@@ -299,7 +299,9 @@ def test_the_appendix_is_appended_after_the_unchanged_cells():
                       "### Code cell 4"]  # papermill's cell printed, not counted, not with the one-liners
     assert [cell.source for cell in codes] == ["x = 1\ny = 2", "x = 2", "import os\nimport re",
                                                "answers = {}\nsheet = 1"]
-    assert all(cell.cell_type == "code" and cell.outputs == [] and not tags(cell) for cell in codes)
+    appendix_code = [export_pdf.APPENDIX_CODE_TAG]  # the tag: smaller print, never kept whole
+    assert all(cell.cell_type == "code" and cell.outputs == [] and tags(cell) == appendix_code
+               for cell in codes)
     assert len(appended) == 9
     nbformat.validate(result)
     plain = new.new_notebook(cells=[new.new_code_cell("print(1)")])

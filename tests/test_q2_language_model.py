@@ -320,7 +320,7 @@ def test_a_check_prints_its_verdict_records_it_and_never_stops_the_run(nb, monke
     assert nb.recorded_checks() == [("Q9", True, "holds"), ("Q9", False, "fails")]
     sheet = nb.answer_sheet({"Q9": ("figures", "conclusion"), "Q10": ("no checks", "conclusion")}, False)
     (q9,) = [row for row in sheet.splitlines() if row.startswith("| [Q9](#q9) | ")]
-    assert q9.startswith("| [Q9](#q9) | ✗ ") and "figures" in q9 and "conclusion" not in q9
+    assert q9.startswith("| [Q9](#q9) | ✗ ") and "figures" in q9 and "figures conclusion" not in q9
     assert q9.endswith(" | 1 ✓ 1 ✗ |") and "| [Q10](#q10) | no checks conclusion |  |" in sheet
     assert "settings differ" not in sheet and "settings differ" in nb.answer_sheet({}, True)
 
