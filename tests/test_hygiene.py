@@ -126,3 +126,52 @@ def test_the_readme_jupytext_round_trip_gives_back_the_same_notebook(tmp_path):
         cwd=tmp_path,
     )
     assert copy.read_bytes() == NOTEBOOK.read_bytes()
+
+
+def settings_and_run_globals() -> set[str]:
+    """The settings (the parameters cell's names) and what the setup cell derives from them for this run."""
+    names = set()
+    for cell in CODE[:2]:  # the parameters cell and the setup cell
+        for node in ast.parse(cell.source).body:
+            if isinstance(node, ast.Assign):
+                names |= {target.id for target in node.targets if isinstance(target, ast.Name)}
+    return names - {"ASSIGNMENT", "PROJECT_ROOT"}  # the assignment's values; the folder the notebook runs in
+
+
+def test_no_function_reads_a_setting_it_is_not_given():
+    """The settings cell and the cells that call the functions are the only readers of the settings."""
+    settings = settings_and_run_globals()
+    assert {"SEED", "DEVICE", "OUTPUT_DIR", "ADV_NUM_IMAGES", "LM_HIDDEN_SIZE", "SMOKE"} <= settings
+    readers = []
+    for cell in CODE:
+        if "definitions" not in cell.metadata.get("tags", []):
+            continue
+        for function in ast.walk(ast.parse(cell.source)):
+            if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                read = {node.id for node in ast.walk(function) if isinstance(node, ast.Name)
+                        and isinstance(node.ctx, ast.Load) and node.id in settings}
+                readers += [f"{function.name} reads {name}" for name in sorted(read)]
+    assert readers == []
+
+
+def test_each_top_level_name_of_the_experiment_cells_holds_one_thing():
+    """A name assigned at the top level of one experiment cell is not assigned again in another."""
+    assigned_in: dict[str, set[int]] = {}
+    scopes = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.ListComp, ast.SetComp,
+              ast.DictComp, ast.GeneratorExp)  # their names are not the cell's
+
+    def top_level(node: ast.AST) -> list[ast.AST]:
+        found = [node]
+        for child in ast.iter_child_nodes(node):
+            if not isinstance(child, scopes):
+                found += top_level(child)
+        return found
+
+    for index, cell in enumerate(CODE):
+        if "definitions" in cell.metadata.get("tags", []):
+            continue
+        for node in top_level(ast.parse(cell.source)):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                assigned_in.setdefault(node.id, set()).add(index)
+    reused = {name: cells for name, cells in assigned_in.items() if len(cells) > 1 and name != "_"}
+    assert reused == {}, reused
