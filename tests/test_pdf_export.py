@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import html
+import os
 import re
 import shutil
 import subprocess
@@ -334,8 +335,12 @@ def test_the_command_line(tmp_path):
         assert cli(*bad).returncode == 2, bad
     missing = cli(str(tmp_path / "absent.ipynb"), str(tmp_path / "x.pdf"))
     assert missing.returncode == 1 and "make run" in missing.stderr
-    found = cli("--find-browser")
-    assert found.returncode in (0, 1) and (found.stdout.strip() if found.returncode == 0 else found.stderr)
+    browser = tmp_path / "my-chrome"
+    browser.write_text("")
+    found = subprocess.run([sys.executable, str(REPO / "tools" / "export_pdf.py"), "--find-browser"],
+                           capture_output=True, text=True, check=False,
+                           env={**os.environ, "A2_CHROME": str(browser)})
+    assert found.returncode == 0 and found.stdout.strip() == str(browser)  # A2_CHROME comes first
 
 
 def test_missing_tools_give_clear_messages(tmp_path, monkeypatch):
