@@ -60,8 +60,8 @@ PAGE_CODE_LINES, PAGE_CODE_CHARS = 80, 110  # code lines that surely fit on one 
 COLAB_TITLE = "#@title "
 PRINT_CSS = """
 <style>
-@page { size: A4; margin: 7mm 6mm; }
-body, .jp-RenderedHTMLCommon { font-size: 9.5pt; }
+@page { size: A4; margin: 6mm 6mm; }
+body, .jp-RenderedHTMLCommon { font-size: 9pt; }
 .jp-RenderedHTMLCommon h1 { font-size: 15pt !important; margin: 0.2em 0 0.4em !important; }
 .jp-RenderedHTMLCommon h2 { font-size: 12.5pt !important; margin: 0.5em 0 0.3em !important; }
 .jp-RenderedHTMLCommon h3 { font-size: 11pt !important; margin: 0.4em 0 0.3em !important; }
@@ -73,7 +73,7 @@ pre, code, .highlight pre, .jp-OutputArea-output pre, .jp-RenderedText pre {
   font-size: 8pt !important; line-height: 1.08 !important;
 }
 /* The appendix is for maintainers: its code is smaller, and it packs pages (statements still stay whole). */
-.celltag_a2-appendix-code pre, .celltag_a2-appendix-code .highlight pre { font-size: 7pt !important; }
+.celltag_a2-appendix-code pre, .celltag_a2-appendix-code .highlight pre { font-size: 6.5pt !important; }
 img { max-width: 100% !important; height: auto !important; break-inside: avoid; }
 table { font-size: 8pt !important; max-width: 100% !important; table-layout: auto; }
 td, th { overflow-wrap: anywhere; padding: 2px 4px !important; }
@@ -81,8 +81,14 @@ th { overflow-wrap: normal !important; }  /* a header wraps between words, never
 td:first-child, td:last-child { white-space: nowrap; }
 .jp-RenderedHTMLCommon { padding-right: 0 !important; }
 .jp-RenderedHTMLCommon p, .jp-RenderedHTMLCommon li {
-  margin-top: 0.2em !important; margin-bottom: 0.3em !important;
+  margin-top: 0.2em !important; margin-bottom: 0.3em !important; break-inside: avoid;
 }
+/* No scroll areas on paper: an output prints whole, with no scrollbars beside it. */
+.jp-OutputArea-output pre, .jp-OutputArea-child, .jp-Cell-outputArea {
+  overflow: visible !important; max-height: none !important;
+}
+/* A Markdown output (a table with its caption) stays on one page. */
+.jp-OutputArea-output.jp-RenderedMarkdown { break-inside: avoid; }
 .MathJax_Display, .MathJax { max-width: 100%; }
 .jp-Cell:has(h1[id^="Question-"]), .jp-Cell:has(.celltag_a2-appendix) { break-before: page; }
 h1, h2, h3, h4, .jp-Cell:has(.celltag_a2-appendix-entry) { break-after: avoid; }

@@ -20,11 +20,11 @@ import nbformat
 
 REPO = Path(__file__).resolve().parents[1]
 STAND_IN_WEIGHTS = REPO / "tests" / "data" / "mobilenet_v2_imagenet1k_float.pth"
-STAND_IN_CELL = f'''#@title REHEARSAL ONLY: a trained MobileNetV2 stands in for AlexNet (tools/rehearsal.py)
+STAND_IN_CELL = '''#@title REHEARSAL ONLY: a trained MobileNetV2 stands in for AlexNet (tools/rehearsal.py)
 def load_alexnet(device: torch.device, allow_random_weights: bool = False, seed: int = 0) -> nn.Sequential:
     """TEST STAND-IN: the trained MobileNetV2 of tests/data in AlexNet's place."""
     net = torchvision.models.mobilenet_v2()
-    net.load_state_dict(torch.load({str(STAND_IN_WEIGHTS)!r}, weights_only=True))
+    net.load_state_dict(torch.load("stand-in-mobilenet_v2.pth", weights_only=True))
     model = imagenet_classifier(net)
     model.weights = "TEST STAND-IN: a trained MobileNetV2, not AlexNet"
     return model.to(device)
@@ -41,6 +41,8 @@ def stand_in_copy(folder: Path) -> Path:
     for data in ("images", "labels", "data"):
         if not (folder / data).exists():
             (folder / data).symlink_to(REPO / data, target_is_directory=True)
+    if not (folder / "stand-in-mobilenet_v2.pth").exists():  # beside the notebook: no absolute path printed
+        (folder / "stand-in-mobilenet_v2.pth").symlink_to(STAND_IN_WEIGHTS)
     path = folder / "assignment2.ipynb"
     nbformat.write(notebook, path)
     return path
