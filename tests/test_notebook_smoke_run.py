@@ -168,3 +168,15 @@ def test_papermill_lists_every_setting_with_a_literal_default():
                  "TBPTT_WINDOWS", "Q3_TRIALS", "NUM_SHOWN_IMAGES"):
         default = r"\(default (None|True|False|-?[\d.]+|\"[^\"]*\")\)$"
         assert re.search(rf"^  {name}: .*{default}", listing, re.M), name
+
+
+def test_every_check_in_the_notebook_is_recorded_once_in_checks_json(executed_notebook):
+    """Each check_conclusion call of the notebook's source has one record (Q2.1's GPU check: on CUDA only)."""
+    import collections
+
+    source = "\n".join(c.source for c in executed_notebook.notebook.cells if c.cell_type == "code")
+    in_source = collections.Counter(re.findall(r'check_conclusion\("([^"]+)"', source))
+    in_source["Q2.1"] -= 1  # `if on_gpu:` check: this run is on the CPU
+    recorded = collections.Counter(r["section"] for r in checks_record(executed_notebook.workdir))
+    assert recorded == in_source
+    assert recorded["Q1(c)"] >= 6 and recorded["Q2.4"] >= 5 and recorded["Q2.5"] >= 3  # sweep, curves, pairs
