@@ -51,13 +51,15 @@ def stand_in_copy(folder: Path) -> Path:
 def rehearse(folder: Path, parameters: dict[str, object]) -> Path:
     """Execute the stand-in copy in full mode with these settings; return the executed notebook's path."""
     import papermill
+    from run_notebook import KERNEL_CONFIG  # no "Kernel is running over TCP without encryption" warning
 
     notebook = stand_in_copy(folder)
     executed = folder / "assignment2.rehearsal.ipynb"
     smoke = os.environ.pop("A2_SMOKE", None)  # full mode: the kernel inherits this environment
     try:
         papermill.execute_notebook(str(notebook), str(executed), parameters=parameters, cwd=str(folder),
-                                   kernel_name="python3", progress_bar=False)
+                                   kernel_name="python3", progress_bar=False,
+                                   config=KERNEL_CONFIG)
     finally:
         if smoke is not None:
             os.environ["A2_SMOKE"] = smoke
