@@ -62,34 +62,67 @@ def checks_record(workdir: Path) -> list[dict]:
     return json.loads((workdir / "outputs" / "checks.json").read_text(encoding="utf-8"))
 
 
+# IPython's own compiler, as Colab's kernel has: a cell's code is named by its execution count.
+COLAB_NAMING = ("import IPython.core.compilerop\n"
+                "get_ipython().compile = IPython.core.compilerop.CachingCompiler()")
+
+
 @pytest.fixture(scope="session")
 def smoke_runs(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
-    """The test suite's only execution of the notebook: smoke mode, one kernel, cuDNN's RNN rule emulated.
+    """The test suite's one kernel for the whole notebook: smoke mode, cuDNN's RNN rule emulated.
 
-    As a Jupyter user would: Run all; Run all again (the trained models load); then one checking cell and the
-    closing cells again. Each stage keeps a copy of the executed notebook and of checks.json.
+    As a Jupyter user would, under ipykernel's naming of cells (a hash of the code): Run all; one checking
+    cell edited (a comment added) and run again, then the closing cell. Then under Colab's naming (IPython's
+    own compiler: the execution count): Run all again (the trained models load); one checking cell and the
+    closing cell again. Each stage keeps a copy of the executed notebook and of checks.json.
     """
     from nbclient import NotebookClient
+    from run_notebook import KERNEL_CONFIG  # tools/: the kernel's transport encrypted, as `make run` has it
 
     workdir = make_project_copy(tmp_path_factory.mktemp("smoke_run"))
     notebook = nbformat.read(workdir / NOTEBOOK.name, as_version=4)
     client = NotebookClient(notebook, timeout=SMOKE_RUN_TIMEOUT_S, kernel_name="python3",
-                            resources={"metadata": {"path": str(workdir)}})
+                            config=KERNEL_CONFIG, resources={"metadata": {"path": str(workdir)}})
     python_path = os.pathsep.join(filter(None, [str(CUDA_RULES), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "A2_SMOKE": "1", "PYTHONHASHSEED": "0", "PYTHONPATH": python_path}
     everything = list(range(len(notebook.cells)))
     code = [i for i in everything if notebook.cells[i].cell_type == "code"]
-    checking = next(i for i in code if 'check_conclusion("Q1(a)"' in notebook.cells[i].source)
+    checking = next(i for i in code if 'Answer(\n    "Q1(a)"' in notebook.cells[i].source)
+    original = notebook.cells[checking].source
     stages = {}
     with client.setup_kernel(env=env):
-        for stage, indices in (("run all", everything), ("run all again", everything),
-                               ("one cell again", [checking, *code[-2:]])):
+        for stage, indices in (("run all", everything), ("edited cell again", [checking, code[-1]]),
+                               ("colab naming", []), ("run all again", everything),
+                               ("one cell again", [checking, code[-1]])):
+            if stage == "colab naming":
+                client.execute_cell(nbformat.v4.new_code_cell(COLAB_NAMING), len(notebook.cells))
+                continue
+            notebook.cells[checking].source = ("# edited\n" + original if stage == "edited cell again"
+                                               else original)
             start = time.perf_counter()
             run_cells(client, notebook, indices)
             stages[stage] = SimpleNamespace(notebook=copy.deepcopy(notebook), checks=checks_record(workdir),
                                             seconds=time.perf_counter() - start)
+    notebook.cells[checking].source = original
     print(f"smoke run of the notebook took {stages['run all'].seconds:.1f} s", file=sys.stderr)
     return SimpleNamespace(workdir=workdir, stages=stages)
+
+
+@pytest.fixture(scope="session")
+def stopped_run(smoke_runs: SimpleNamespace) -> nbformat.NotebookNode:
+    """A fresh kernel's Run all that stops with an error just before Question 3 (the models load, trained)."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+    from run_notebook import KERNEL_CONFIG
+
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    question_3 = next(i for i, c in enumerate(notebook.cells) if c.source.startswith("# Question 3"))
+    notebook.cells.insert(question_3, nbformat.v4.new_code_cell('raise RuntimeError("the run stops here")'))
+    client = NotebookClient(notebook, timeout=SMOKE_RUN_TIMEOUT_S, kernel_name="python3",
+                            config=KERNEL_CONFIG, resources={"metadata": {"path": str(smoke_runs.workdir)}})
+    with pytest.raises(CellExecutionError, match="the run stops here"):
+        client.execute(env={**os.environ, "A2_SMOKE": "1"})
+    return notebook
 
 
 @pytest.fixture(scope="session")

@@ -18,10 +18,10 @@ def test_notebook_is_valid_and_stored_without_outputs_or_execution_counts():
     assert dirty == [], f"code cells {dirty} carry outputs or execution counts; clear them before committing"
 
 
-def test_exactly_one_parameters_cell_reads_smoke_from_the_environment():
+def test_exactly_one_parameters_cell_and_the_setup_cell_reads_smoke_from_the_environment():
     tagged = [c for c in CODE if "parameters" in c.get("metadata", {}).get("tags", [])]
-    assert len(tagged) == 1
-    assert 'SMOKE = os.environ.get("A2_SMOKE") == "1"' in tagged[0].source
+    assert len(tagged) == 1 and tagged[0] is CODE[0]
+    assert 'SMOKE = os.environ.get("A2_SMOKE") == "1"' in CODE[1].source
 
 
 def test_at_most_two_tuple_assignments_of_unrelated_values():
@@ -38,19 +38,18 @@ def test_at_most_two_tuple_assignments_of_unrelated_values():
     assert len(packed) <= 2, packed
 
 
-def test_the_parameters_cell_holds_one_literal_setting_per_line_with_a_comment():
-    """What `papermill --help-notebook` lists: NAME = literal  # what it is (SMOKE reads the environment)."""
+def test_the_parameters_cell_holds_one_typed_literal_setting_per_line_with_a_help_comment():
+    """What `papermill --help-notebook` lists: NAME: type = literal  # help (a form field: #@param too)."""
     cell = next(c for c in CODE if "parameters" in c.metadata.get("tags", []))
-    settings = [
-        line for line in cell.source.splitlines()[1:] if line.strip() and not line.startswith("import ")
-    ]
+    lines = cell.source.splitlines()
+    assert lines[0].startswith("#@title ") and lines[1] == "from typing import Optional"  # the annotations
+    settings = [line for line in lines[2:] if line.strip() and not line.startswith("#@markdown")]
     for line in settings:
-        name, rest = line.split(" = ", 1)
-        value, comment = rest.split("  # ", 1)
-        assert re.fullmatch(r"[A-Z][A-Z0-9_]*", name) and comment.strip(), line
-        if name != "SMOKE":
-            ast.literal_eval(value)  # a literal: papermill shows it as the default
-    assert len(settings) >= 20
+        match = re.fullmatch(r'([A-Z][A-Z0-9_]*): (str|int|float|bool|"Optional\[(int|bool)\]") = (.+?)'
+                             r"(  #@param [^#]+)?  # (.+)", line)
+        assert match and "=" not in match[6], line  # papermill skips a line with a second "="
+        ast.literal_eval(match[4])  # a literal: papermill shows it as the default
+    assert len(settings) >= 25
 
 
 def test_settings_setup_and_helpers_are_collapsed_in_colab_and_printed_only_in_the_appendix():
@@ -104,7 +103,7 @@ def test_ruff_finds_no_problems_in_the_notebook():
 
 
 def test_the_readme_jupytext_round_trip_gives_back_the_same_notebook(tmp_path):
-    """README's 'Editing the notebook': to a percent script and back, with the project's jupytext.toml."""
+    """MAINTAINERS.md's 'Editing the notebook': to a percent script and back, with the project's settings."""
     import shutil
 
     jupytext = [sys.executable, "-m", "jupytext", "-q"]
@@ -135,6 +134,8 @@ def settings_and_run_globals() -> set[str]:
         for node in ast.parse(cell.source).body:
             if isinstance(node, ast.Assign):
                 names |= {target.id for target in node.targets if isinstance(target, ast.Name)}
+            elif isinstance(node, ast.AnnAssign):
+                names.add(node.target.id)
     return names - {"ASSIGNMENT", "PROJECT_ROOT"}  # the assignment's values; the folder the notebook runs in
 
 

@@ -1,15 +1,18 @@
 """The whole notebook runs top to bottom in smoke mode, under cuDNN's RNN rule, and prints its answers.
 
-Every test here reads the suite's one execution (the `smoke_runs` fixture): Run all, Run all again, then one
-checking cell and the closing cells again, in one kernel. Results are read from checks.json, the files the
-notebook writes, and the answer slots, not from the wording of its printouts.
+Every test here reads the suite's one kernel (the `smoke_runs` fixture): Run all; an edited checking cell
+and the closing cell again; then, under Colab's naming of cells, Run all again and one checking cell and the
+closing cell again. `stopped_run`, a fresh kernel, stops just before Question 3. Results are read
+from checks.json, the files the notebook writes, and the answer slots, not from the wording of its printouts.
 """
 
+import ast
 import os
 import re
 import subprocess
 import sys
 
+import nbformat
 from conftest import CUDA_RULES, cell_text, checks_record, notebook_text
 
 SECTIONS = ["Q1(a)", "Q1(b)", "Q1(c)", "Q2.1", "Q2.2", "Q2.3", "Q2.4", "Q2.5", "Q3(b)", "Q3(c)", "Q3(d)"]
@@ -23,7 +26,7 @@ def errors(notebook) -> list:
 def summary(notebook) -> tuple[int, int]:
     """(agreeing, all) as the last cell reports them."""
     last = [c for c in notebook.cells if c.cell_type == "code"][-1]
-    agreeing, total = re.match(r"(\d+) of (\d+) ", cell_text(last)).groups()
+    agreeing, total = re.match(r"(\d+) of (\d+) checks agree", cell_text(last)).groups()
     return int(agreeing), int(total)
 
 
@@ -42,9 +45,11 @@ def test_the_kernel_ran_with_the_cudnn_rule_that_refuses_an_eval_mode_rnn_backwa
     assert refused.stdout.strip() == "RuntimeError"
 
 
-def test_run_all_twice_and_one_cell_again_report_the_same_checks(smoke_runs):
+def test_an_edited_cell_colab_naming_run_all_again_and_one_cell_again_report_the_same_checks(smoke_runs):
+    """Checks belong to their section's answer, not to how a kernel names cells: one count in every stage."""
+    assert list(smoke_runs.stages) == ["run all", "edited cell again", "run all again", "one cell again"]
     first = smoke_runs.stages["run all"]
-    assert len(first.checks) >= 20 and {r["section"] for r in first.checks} >= set(SECTIONS)
+    assert len(first.checks) >= 20 and {r["section"] for r in first.checks} == set(SECTIONS)
     for name, stage in smoke_runs.stages.items():
         assert stage.checks == first.checks, name
         assert summary(stage.notebook) == (sum(r["agrees"] for r in first.checks), len(first.checks)), name
@@ -108,9 +113,9 @@ def test_q1a_q2_1_and_q3_checks_agree_even_at_smoke_sizes(executed_notebook):
         assert verdicts and all(verdicts), section
 
 
-def test_the_last_cell_counts_every_check_and_fills_the_answer_sheet_on_top(executed_notebook):
+def test_the_last_cell_counts_every_check_and_the_answer_sheet_is_on_top(executed_notebook):
     records = checks_record(executed_notebook.workdir)
-    assert all(set(r) == {"section", "claim", "agrees"} for r in records)
+    assert all(set(r) == {"section", "check", "claim", "agrees"} for r in records)
     assert summary(executed_notebook.notebook) == (sum(r["agrees"] for r in records), len(records))
     printed = notebook_text(executed_notebook.notebook)
     assert all(("✓ " if r["agrees"] else "✗ ") + r["claim"] in printed for r in records)  # each where made
@@ -120,34 +125,80 @@ def test_the_last_cell_counts_every_check_and_fills_the_answer_sheet_on_top(exec
     assert "(105, 115, 105, 115)" in sheet_row(sheet, "Q1(a)") and "DisplayHandle" not in printed
 
 
-def test_each_run_dependent_section_opens_with_its_bold_answer_filled_in_by_the_run(executed_notebook):
-    cells = executed_notebook.notebook.cells
+def test_the_end_names_the_unfilled_title_fields(executed_notebook):
+    last = [c for c in executed_notebook.notebook.cells if c.cell_type == "code"][-1]
+    named = "Fill in the title fields before printing: STUDENT_NAME, STUDENT_ID, DISCUSSED_WITH"
+    assert named in cell_text(last)
+
+
+def slot_answers(notebook) -> dict[str, str]:
+    """Each section's answer as its slot at the top of the section shows it (the first paragraph)."""
+    cells = notebook.cells
     answers = {}
     for index, cell in enumerate(cells):
-        if cell.cell_type == "code" and 'answer_slot("' in cell.source:
-            section = cell.source.split('answer_slot("')[1].split('"')[0]
+        if cell.cell_type == "code" and 'REPORT.show_slot("' in cell.source:
+            section = cell.source.split('REPORT.show_slot("')[1].split('"')[0]
             heading = next(c.source for c in reversed(cells[:index]) if c.cell_type == "markdown")
             assert "<a id=" in heading, section  # right under its question
-            answers[section] = cell_text(cell)
-    assert set(answers) == {"Q1(b)", "Q1(c)", "Q2.1", "Q2.2", "Q2.3", "Q2.4", "Q2.5"}
+            answers[section] = cell_text(cell).split("\n\n")[0].strip()
+    return answers
+
+
+def test_each_section_opens_with_its_bold_answer_from_the_run(executed_notebook):
+    answers = slot_answers(executed_notebook.notebook)
+    assert set(answers) == set(SECTIONS)
     for section, text in answers.items():
-        assert text.startswith("**Answer: ") and text.rstrip().endswith("**"), section
-        assert "filled in" not in text, section  # the slot's placeholder was replaced
+        assert text.startswith("**Answer: ") and text.endswith("**"), section
+        assert "shown when" not in text, section  # the slot's placeholder was replaced
+
+
+def test_a_bold_answer_is_the_figures_and_one_conclusion_in_at_most_60_words(executed_notebook):
+    for section, text in slot_answers(executed_notebook.notebook).items():
+        words = text.removeprefix("**Answer: ").split("Not established in this run")[0].split()
+        assert len(words) <= 60, (section, len(words))
 
 
 def test_a_section_with_a_disagreeing_check_says_so_in_its_answer_and_its_sheet_row(executed_notebook):
     records = checks_record(executed_notebook.workdir)
-    denied = {r["section"] for r in records if not r["agrees"]}
-    assert denied, "a smoke run disagrees with some full-run conclusion"
-    cells = executed_notebook.notebook.cells
-    answers = {c.source.split('answer_slot("')[1].split('"')[0]: cell_text(c) for c in cells
-               if c.cell_type == "code" and 'answer_slot("' in c.source}
+    denied = {section: [r["check"] for r in records if r["section"] == section and not r["agrees"]]
+              for section in SECTIONS}
+    assert any(denied.values()), "a smoke run disagrees with some full-run conclusion"
+    answers = slot_answers(executed_notebook.notebook)
     sheet = answer_sheet(executed_notebook.notebook)
     for section in SECTIONS:
         row = sheet_row(sheet, section).split(" | ")[1]  # the answer column
-        assert row.startswith("✗") == (section in denied), section
-        if section in answers:
-            assert answers[section].startswith("**Answer: ✗") == (section in denied), section
+        assert row == answers[section].removeprefix("**Answer: ").removesuffix("**"), section  # derived
+        assert ("Not established in this run" in row) == bool(denied[section]), section
+        assert all(f"✗ {name}" in row for name in denied[section]), section
+
+
+def test_a_run_stopped_before_question_3_keeps_the_answers_of_q1_and_q2(stopped_run):
+    answers = slot_answers(stopped_run)
+    sheet = answer_sheet(stopped_run)
+    for section in SECTIONS:
+        ran = not section.startswith("Q3")
+        assert ("shown when" not in answers[section]) == ran, section
+        assert ("(not run yet)" not in sheet_row(sheet, section)) == ran, section
+
+
+def test_q2_3_and_q2_5_say_a_never_trained_word_establishes_nothing(executed_notebook):
+    """301 tokens per stream never feed "taxpayer": its row is its random start, so no conclusion is drawn."""
+    records = {(r["section"], r["check"]): r["agrees"] for r in checks_record(executed_notebook.workdir)}
+    assert not records["Q2.3", "taxpayer learned"]
+    assert not records["Q2.5", "both words learned with teacher forcing"]
+    answers = slot_answers(executed_notebook.notebook)
+    assert re.search(r"inputs \d+ and 0 times", answers["Q2.3"])
+    assert re.search(r"Inputs \(army, taxpayer\): \d+, 0 without, \d+, 0 with", answers["Q2.5"])
+    for section in ("Q2.3", "Q2.5"):
+        assert "Not established in this run" in answers[section], section
+
+
+def test_q2_5_prints_a_difference_that_its_printed_distances_give(executed_notebook):
+    text = slot_answers(executed_notebook.notebook)["Q2.5"]
+    free, forced = re.match(r"\*\*Answer: (\d\.\d{4}) without teacher forcing against (\d\.\d{4}) with",
+                            text).groups()
+    (difference,) = re.findall(r"They differ by ([+-]\d\.\d{4})", text)
+    assert f"{float(free) - float(forced):+.4f}" == difference
 
 
 def test_training_cells_print_only_the_log(executed_notebook):
@@ -158,25 +209,55 @@ def test_training_cells_print_only_the_log(executed_notebook):
             assert blanks and all(o["data"]["text/plain"] == "" for o in blanks)
 
 
-def test_papermill_lists_every_setting_with_a_literal_default():
+def test_papermill_lists_every_setting_with_its_type_and_help_and_parses_without_a_warning(tmp_path):
     from conftest import NOTEBOOK
 
     listing = subprocess.run([sys.executable, "-m", "papermill", "--help-notebook", str(NOTEBOOK)],
-                             capture_output=True, text=True, check=True).stdout
-    for name in ("LM_NUM_EPOCHS", "LM_HIDDEN_SIZE", "LM_EMBED_SIZE", "LM_TRAIN_COLUMNS", "ADV_MAX_STEPS",
-                 "ADV_PATIENCE", "LM_PRECISION", "OUTPUT_DIR", "SEED", "CHECK_CONCLUSIONS", "LM_RETRAIN",
-                 "TBPTT_WINDOWS", "Q3_TRIALS", "NUM_SHOWN_IMAGES"):
-        default = r"\(default (None|True|False|-?[\d.]+|\"[^\"]*\")\)$"
-        assert re.search(rf"^  {name}: .*{default}", listing, re.M), name
+                             capture_output=True, text=True, check=True)
+    assert "Unable to parse" not in listing.stdout + listing.stderr and "Unknown type" not in listing.stdout
+    text = re.sub(r"\n {20,}", " ", listing.stdout)  # a help text wrapped onto its own line
+    kinds = r"(str|int|float|bool|Optional\[(int|bool)\])"
+    default = r"\(default (None|True|False|-?[\d.]+|\"[^\"]*\")\)"
+    for name in ("STUDENT_NAME", "OUTPUT_DIR", "MOUNT_DRIVE", "LM_NUM_EPOCHS", "LM_HIDDEN_SIZE",
+                 "LM_EMBED_SIZE", "LM_TRAIN_COLUMNS", "ADV_MAX_STEPS", "ADV_PATIENCE", "LM_PRECISION", "SEED",
+                 "CHECK_CONCLUSIONS", "LM_RETRAIN", "TBPTT_WINDOWS", "Q3_TRIALS", "NUM_SHOWN_IMAGES"):
+        assert re.search(rf"^  {name}: {kinds} {default} +\S.*\w", text, re.M), name  # type, default, help
+    prepared = subprocess.run([sys.executable, "-m", "papermill", str(NOTEBOOK), str(tmp_path / "out.ipynb"),
+                               "-p", "SEED", "1", "-p", "LM_NUM_EPOCHS", "1", "--prepare-only"],
+                              capture_output=True, text=True, check=True)
+    assert "Unable to parse" not in prepared.stdout + prepared.stderr
 
 
-def test_every_check_in_the_notebook_is_recorded_once_in_checks_json(executed_notebook):
-    """Each check_conclusion call of the notebook's source has one record (Q2.1's GPU check: on CUDA only)."""
-    import collections
+def test_the_settings_form_fields_parse_under_colabs_syntax():
+    """Each `#@param` line: NAME (: type) = a literal, then #@param with {type: ...} or a list, then help."""
+    from conftest import NOTEBOOK
 
-    source = "\n".join(c.source for c in executed_notebook.notebook.cells if c.cell_type == "code")
-    in_source = collections.Counter(re.findall(r'check_conclusion\("([^"]+)"', source))
-    in_source["Q2.1"] -= 1  # `if on_gpu:` check: this run is on the CPU
-    recorded = collections.Counter(r["section"] for r in checks_record(executed_notebook.workdir))
-    assert recorded == in_source
-    assert recorded["Q1(c)"] >= 6 and recorded["Q2.4"] >= 5 and recorded["Q2.5"] >= 3  # sweep, curves, pairs
+    cell = next(c for c in nbformat.read(NOTEBOOK, as_version=4).cells
+                if "parameters" in c.metadata.get("tags", []))
+    fields = {}
+    for line in cell.source.splitlines():
+        if "#@param" in line:
+            match = re.fullmatch(r'([A-Z][A-Z0-9_]*)(?:: [\w"\[\]]+)? = (.+?)  '
+                                 r'#@param (\{type:"(\w+)"\}|\[.*?\])(  # .+)?', line)
+            assert match, line
+            value = ast.literal_eval(match[2])
+            kind = match[4]
+            if kind == "string":
+                assert isinstance(value, str), line
+            elif kind == "boolean":
+                assert isinstance(value, bool), line
+            elif kind is None:
+                assert value in ast.literal_eval(match[3]), line  # a dropdown's value is one of its choices
+            fields[match[1]] = kind
+    assert set(fields) >= {"STUDENT_NAME", "STUDENT_ID", "DISCUSSED_WITH", "OUTPUT_DIR", "MOUNT_DRIVE",
+                           "LM_PRECISION", "LM_RETRAIN", "CHECK_CONCLUSIONS"}
+    assert fields["MOUNT_DRIVE"] == "boolean"
+
+
+def test_every_section_records_its_checks_once_each_named_uniquely(executed_notebook):
+    records = checks_record(executed_notebook.workdir)
+    names = [(r["section"], r["check"]) for r in records]
+    assert len(names) == len(set(names)) and [r["section"] for r in records] == sorted(
+        (r["section"] for r in records), key=SECTIONS.index)  # the notebook's order
+    counts = {section: sum(r["section"] == section for r in records) for section in SECTIONS}
+    assert counts["Q1(c)"] >= 6 and counts["Q2.4"] >= 5 and counts["Q2.5"] >= 5 and min(counts.values()) >= 1
