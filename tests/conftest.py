@@ -94,8 +94,10 @@ def smoke_runs(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
         for stage, indices in (("run all", everything), ("edited cell again", [checking, code[-1]]),
                                ("colab naming", []), ("run all again", everything),
                                ("one cell again", [checking, code[-1]])):
-            if stage == "colab naming":
-                client.execute_cell(nbformat.v4.new_code_cell(COLAB_NAMING), len(notebook.cells))
+            if stage == "colab naming":  # a cell run once, then taken out of the notebook again
+                notebook.cells.append(nbformat.v4.new_code_cell(COLAB_NAMING))
+                client.execute_cell(notebook.cells[-1], len(notebook.cells) - 1)
+                notebook.cells.pop()
                 continue
             notebook.cells[checking].source = ("# edited\n" + original if stage == "edited cell again"
                                                else original)

@@ -58,3 +58,38 @@ def test_the_stand_in_is_trained_so_q1s_checks_agree(rehearsed):
     records = json.loads((rehearsed.folder / "outputs" / "checks.json").read_text(encoding="utf-8"))
     q1 = [r for r in records if r["section"] in ("Q1(b)", "Q1(c)")]
     assert len(q1) >= 6 and all(r["agrees"] for r in q1), [r["claim"] for r in q1 if not r["agrees"]]
+
+
+def slot_text(notebook: nbformat.NotebookNode, section: str) -> str:
+    """What the answer slot of `section` shows: the bold answer and the departures that change its figures."""
+    slot = f'REPORT.show_slot("{section}")'
+    (cell,) = [c for c in notebook.cells if c.cell_type == "code" and slot in c.source]
+    return cell_text(cell)
+
+
+def test_each_section_names_the_departures_that_change_its_figures(rehearsed):
+    for section in ("Q2.1", "Q2.2", "Q2.3", "Q2.4", "Q2.5"):
+        assert "10 of 1,549 batches per epoch" in slot_text(rehearsed, section), section
+        assert "LSTM hidden size in Q2: 64 (assignment: 1024)" in slot_text(rehearsed, section), section
+    for section in ("Q1(b)", "Q1(c)"):
+        assert "classifier TEST STAND-IN" in slot_text(rehearsed, section), section
+    assert "Adam steps at most per attack in Q1(c): 40 (assignment: 1000)" in slot_text(rehearsed, "Q1(c)")
+    for section in ("Q1(a)", "Q3(b)", "Q3(c)", "Q3(d)"):
+        assert "departs" not in slot_text(rehearsed, section), section
+
+
+def test_a_word_never_an_input_leaves_q2_3_and_q2_5_without_a_conclusion_and_gives_the_count(rehearsed):
+    """301 tokens per stream never feed "taxpayer" to the model: its embedding row is its random start."""
+    records = json.loads((rehearsed.folder / "outputs" / "checks.json").read_text(encoding="utf-8"))
+    denied = {(r["section"], r["check"]) for r in records if not r["agrees"]}
+    assert ("Q2.3", "taxpayer learned") in denied
+    assert ("Q2.5", "both words learned with teacher forcing") in denied
+    assert "and 0 times. Not established in this run (✗ taxpayer learned" in slot_text(rehearsed, "Q2.3")
+    denial = "Not established in this run (✗ both words learned with teacher forcing"
+    assert denial in slot_text(rehearsed, "Q2.5")
+
+
+def test_the_end_of_a_full_run_names_the_unfilled_title_fields(rehearsed):
+    last = [c for c in rehearsed.cells if c.cell_type == "code"][-1]
+    named = "⚠ Fill in the title fields before printing: STUDENT_NAME, STUDENT_ID, DISCUSSED_WITH"
+    assert named in cell_text(last)

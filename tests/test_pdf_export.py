@@ -23,7 +23,7 @@ import pytest
 from conftest import REPO
 
 HEADINGS = ["Q1(a)", "Q1(b)", "Q1(c)", "Q2.1", "Q2.2", "Q2.3", "Q2.4", "Q2.5", "Q3(b)", "Q3(c)", "Q3(d)"]
-SETUP_CODE = ("import torch", "SAMPLE_IMAGES = {", "def asset_path", "def lm_precision", "answers = {")
+SETUP_CODE = ("import torch", "SAMPLE_IMAGES = {", "def asset_path", "class Report", "def lm_precision")
 MAX_BODY_PAGES = 18  # issue 24: the body (title to the checks) in at most 18 pages
 MAX_PAGES = 26  # issue 24: the whole PDF, appendix included, in at most 26
 ABSOLUTE_PATHS = ("/tmp/", "/home/", "/work/", "/root/", "C:\\")
@@ -137,8 +137,7 @@ def test_the_appendix_prints_the_hidden_code_in_order_without_outputs(pdf, execu
     text = pages(pdf)
     body, appendix = body_and_appendix(text)
     appendix_text = collapse("".join(appendix))
-    positions = [appendix_text.find(code) for code in ("import torch", "SAMPLE_IMAGES = {", "def asset_path",
-                                                      "def lm_precision", "answers = {")]
+    positions = [appendix_text.find(code) for code in SETUP_CODE]
     assert -1 not in positions and positions == sorted(positions), positions  # all there, in notebook order
     hidden = [cell for cell in executed_notebook.notebook.cells if cell.cell_type == "code"
               and export_pdf.HIDDEN_INPUT_TAG in tags(cell)]
@@ -246,14 +245,37 @@ def test_the_figures_are_embedded(pdf):
     assert len(listing) >= 4  # Q1(b), two Q1(c) comparisons, Q2.4's curves
 
 
-def test_placeholder_title_fields_are_warned_about(pdf_tools, executed_notebook, tmp_path, capsys):
-    assert len(export_pdf.placeholder_fields(executed_notebook.notebook)) == 3  # as committed
-    cells = executed_notebook.notebook.cells[:1]
-    for cells_text, warned in ((cells[0].source, True), ("| **Student** | Ada Lovelace |", False)):
-        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(cells_text)])
+def page_one(title: str) -> nbformat.NotebookNode:
+    """A tiny executed-looking notebook: one code cell whose Markdown output is page 1's title `title`."""
+    new = nbformat.v4
+    output = new.new_output("display_data", data={"text/markdown": title,
+                                                  "text/plain": "<IPython.core.display.Markdown object>"})
+    return new.new_notebook(cells=[new.new_markdown_cell("# COMP 691 Deep Learning · Assignment 2"),
+                                   new.new_code_cell("display(Markdown(title_block(TITLE_FIELDS)))",
+                                                     outputs=[output])])
+
+
+def test_placeholder_title_fields_are_warned_about(nb, tmp_path, monkeypatch, capsys):
+    """Page 1 prints an empty title field as 'not filled in: set `NAME`': the export names each and warns."""
+    unfilled = page_one(nb.title_block({"STUDENT_NAME": "", "STUDENT_ID": "40012345", "DISCUSSED_WITH": " "}))
+    filled = page_one(nb.title_block({"STUDENT_NAME": "Ada Lovelace", "STUDENT_ID": "40012345",
+                                      "DISCUSSED_WITH": "nobody"}))
+    assert export_pdf.placeholder_fields(unfilled) == ["STUDENT_NAME", "DISCUSSED_WITH"]
+    assert export_pdf.placeholder_fields(filled) == []
+    source_only = nbformat.v4.new_notebook(cells=[  # the text in a cell's source, not printed: no warning
+        nbformat.v4.new_markdown_cell("empty, it reads *not filled in: set `STUDENT_ID` in the settings*"),
+        nbformat.v4.new_code_cell("print('not filled in: set `STUDENT_ID`')")])
+    assert export_pdf.placeholder_fields(source_only) == []
+    # The warning, without a browser: the export is stubbed from the HTML on.
+    monkeypatch.setattr(export_pdf, "find_browser", lambda: "chrome")
+    monkeypatch.setattr(export_pdf, "find_mathjax", lambda: tmp_path / "MathJax.js")
+    monkeypatch.setattr(export_pdf, "html_to_pdf", lambda html, pdf, browser: pdf.write_bytes(b"%PDF"))
+    for notebook, warned in ((unfilled, True), (filled, False)):
         nbformat.write(notebook, tmp_path / "title.ipynb")
         export_pdf.export(tmp_path / "title.ipynb", tmp_path / "title.pdf")
-        assert ("WARNING: the title fields still hold placeholders" in capsys.readouterr().err) is warned
+        err = capsys.readouterr().err
+        assert ("WARNING: the title fields are not filled in (STUDENT_NAME, DISCUSSED_WITH)" in err) is warned
+        assert ("WARNING" in err) is warned
 
 
 @pytest.fixture
@@ -313,14 +335,15 @@ def test_one_line_cells_are_listed_together_where_the_first_one_is():
     new = nbformat.v4
     hidden = {"tags": ["remove-input"]}
     cells = [new.new_code_cell("#@title Setup\nimport os\nimport re", metadata=hidden),
-             new.new_code_cell("#@title Q1's answer\nanswer_slot('Q1')", metadata=hidden),
+             new.new_code_cell("#@title Q1's answer\nREPORT.show_slot('Q1')", metadata=hidden),
              new.new_code_cell("#@title Drawing\nfig = 1\nfig += 1", metadata=hidden),
-             new.new_code_cell("#@title Q2's answer\nanswer_slot('Q2')\n", metadata=hidden)]
+             new.new_code_cell("#@title Q2's answer\nREPORT.show_slot('Q2')\n", metadata=hidden)]
     appended = export_pdf.with_code_appendix(new.new_notebook(cells=cells)).cells[len(cells):]
     assert "the one-line cells together" in appended[0].source
     assert [cell.source for cell in appended[1::2]] == [
         "### Setup", f"### {export_pdf.ONE_LINERS_TITLE}", "### Drawing"]
-    assert appended[4].source == "answer_slot('Q1')  # Q1's answer\nanswer_slot('Q2')  # Q2's answer"
+    assert appended[4].source == ("REPORT.show_slot('Q1')  # Q1's answer\n"
+                                  "REPORT.show_slot('Q2')  # Q2's answer")
     single = [new.new_code_cell("#@title Setup\nimport os", metadata=hidden)]
     appended = export_pdf.with_code_appendix(new.new_notebook(cells=single)).cells[1:]
     assert [cell.source for cell in appended[1:]] == ["### Setup", "import os"]  # one alone keeps its title

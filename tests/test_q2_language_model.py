@@ -98,20 +98,158 @@ def test_measure_tbptt_obeys_cudnns_rule_leaves_the_mode_it_found_and_gives_the_
     cuda_rule.lift()  # the rule off: the figures a CPU gave before the mode was handled
     saved = {}
     for use_detach in (True, False):
-        weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
+        window_ids = ids[:, :30 * 4 + 1].contiguous()  # as measure_tbptt: a compact copy of what is read,
+        excluded = {p.untyped_storage().data_ptr() for p in model.parameters()}  # and it, like the weights,
+        excluded.add(window_ids.untyped_storage().data_ptr())  # is not counted
         log = weakref.WeakSet()
         state = nb.init_state(model, 4)
         figures = []
-        for start in nb.window_starts(ids, 30)[:4]:
+        for start in nb.window_starts(window_ids, 30)[:4]:
             state = nb.detach(state) if use_detach else state
             with nb.saved_tensor_log(log):
-                loss, state, _ = nb.window_loss(model, ids, start, 30, state, True)
-            figures.append(nb.graph_size(loss, log, weights))
+                loss, state, _ = nb.window_loss(model, window_ids, start, 30, state, True)
+            figures.append(nb.graph_size(loss, log, excluded))
             loss.backward(retain_graph=not use_detach)
         model.zero_grad(set_to_none=True)
         saved[use_detach] = figures
     for use_detach in (True, False):
         assert [(cost.nodes, cost.saved_mib) for cost in costs[use_detach]] == saved[use_detach]
+
+
+def test_a_full_stream_and_a_compact_copy_of_the_columns_its_windows_read_give_the_same_figures(nb):
+    """The token stream is no activation: however long it is, a window's figures are those of its graph."""
+    torch.manual_seed(0)
+    model = nb.RNNLM(40, 8, 32)
+    full = tiny_ids(cols=30 * 40 + 1)
+    compact = full[:, :30 * 4 + 1].clone()
+    for use_detach in (True, False):
+        figures = [[(cost.nodes, cost.saved_mib) for cost in nb.measure_tbptt(model, ids, 30, 4, use_detach)]
+                   for ids in (full, compact)]
+        assert figures[0] == figures[1] and len(figures[0]) == 4 and figures[0][0][1] > 0
+
+
+def test_measure_tbptt_moves_only_the_columns_its_windows_read_and_only_once(nb, monkeypatch):
+    """Every window reads one compact (batch, windows·T + 1) copy of the stream, made before the first."""
+    torch.manual_seed(0)
+    model = nb.RNNLM(40, 8, 32)
+    full = tiny_ids(cols=30 * 40 + 1)
+    window_loss = nb.window_loss
+    for use_detach in (True, False):
+        read = []
+
+        def recording(model, ids, *args, read=read):
+            read.append(ids)
+            return window_loss(model, ids, *args)
+
+        monkeypatch.setitem(nb.globals, "window_loss", recording)
+        nb.measure_tbptt(model, full, 30, 4, use_detach)
+        assert len(read) == 4 and all(ids is read[0] for ids in read)
+        assert len({ids.data_ptr() for ids in read}) == 1 and read[0].data_ptr() != full.data_ptr()
+        assert read[0].shape == (4, 4 * 30 + 1) and read[0].is_contiguous()
+        assert torch.equal(read[0], full[:, :4 * 30 + 1])
+
+
+F32, I64 = 4, 8  # bytes of a float32, of an int64
+
+
+def saved_by_one_window(nb, model: nn.Module, ids: torch.Tensor, seq_length: int) -> list[tuple]:
+    """(shape, dtype, storage address, storage bytes) of each tensor that window 1's forward saves."""
+    saved = []
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        saved.append((tuple(tensor.shape), tensor.dtype, storage.data_ptr(), storage.nbytes()))
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        nb.window_loss(model, ids, 0, seq_length, nb.init_state(model, ids.size(0)), True)
+    return saved
+
+
+def hand_count(nb, vocab: int, embed: int, hidden: int, batch: int, seq_length: int,
+               windows: int = 3) -> dict:
+    """Window 1's saved activations by hand (bytes), the figures measure_tbptt gives, and what the hooks saw.
+
+    The hand count (fp32 model on the CPU, teacher forcing, B = batch, T = seq_length, V, E, H):
+
+    * cross-entropy = log-softmax, then NLL. The log-softmax output (B·T, V) fp32 is saved by
+      LogSoftmaxBackward (its result) and by NllLossBackward (its input): one storage, counted once: B·T·V·4
+      bytes. NLL also saves its target (B·T,) int64, a copy (the shifted ids are a strided slice, which
+      reshape copies): B·T·8, and its total_weight, a 0-d fp32: 4 bytes.
+    * Linear (addmm) saves its input, the LSTM output reshaped to (B·T, H) fp32: a copy, since the batch-first
+      output is a transposed view of the time-major one: B·T·H·4 (and its weight: excluded).
+    * The CPU LSTM (oneDNN's, MkldnnRnnLayerBackward) saves its time-major input (T, B, E) fp32, a copy of
+      the embedding output: T·B·E·4; its output (T, B, H): T·B·H·4; h0, c0 and its final h, c, (B, H) each:
+      4·B·H·4; its four weights (excluded); and a uint8 workspace (the gates and states of every step, laid
+      out and padded by oneDNN). That workspace's size is not derived here: it is read from the hooks.
+    * Embedding saves only its indices: a view of the ids, whose storage is excluded (the embedding's own
+      output is not saved; the LSTM's time-major copy of it is).
+
+    Without detach, window k's graph holds window k-1's LSTM (through the state): each window adds the LSTM's
+    saved tensors (input, output, h0, c0, h, c, workspace); the earlier window's head (linear input,
+    log-softmax, target, total_weight) is freed with its loss.
+    """
+    torch.manual_seed(0)
+    model = nb.RNNLM(vocab, embed, hidden)
+    ids = tiny_ids(batch=batch, cols=seq_length * windows + 1, vocab=vocab)
+    window_ids = ids[:, :seq_length + 1].contiguous()  # what measure_tbptt reads for one window
+    saved = saved_by_one_window(nb, model, window_ids, seq_length)
+    workspace = [size for shape, dtype, _, size in saved if dtype == torch.uint8]
+    if len(workspace) != 1:
+        pytest.skip(f"this CPU's LSTM is not oneDNN's (no single uint8 workspace saved: {saved})")
+    b, t, v, e, h = batch, seq_length, vocab, embed, hidden
+    lstm = {
+        "LSTM input, time-major copy of the embedding output (T, B, E) fp32": t * b * e * F32,
+        "LSTM output (T, B, H) fp32": t * b * h * F32,
+        "LSTM h0 (B, H) fp32": b * h * F32,
+        "LSTM c0 (B, H) fp32": b * h * F32,
+        "LSTM final h (B, H) fp32": b * h * F32,
+        "LSTM final c (B, H) fp32": b * h * F32,
+        "LSTM workspace, oneDNN's uint8 (size from the hooks)": workspace[0],
+    }
+    head = {
+        "log-softmax output (B·T, V) fp32 (log_softmax and nll_loss: one storage)": b * t * v * F32,
+        "NLL target (B·T,) int64": b * t * I64,
+        "NLL total_weight () fp32": F32,
+        "linear input, the LSTM output reshaped (B·T, H) fp32": b * t * h * F32,
+    }
+    weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    activations = {ptr: size for _, _, ptr, size in saved
+                   if ptr not in weights and ptr != window_ids.untyped_storage().data_ptr()}
+    with_detach = nb.measure_tbptt(model, ids, seq_length, windows, use_detach=True)
+    without = nb.measure_tbptt(model, ids, seq_length, windows, use_detach=False)
+    return {"lstm": lstm, "head": head, "saved": saved, "activations": activations, "without": without,
+            "ids_bytes": window_ids.untyped_storage().nbytes(), "with_detach": with_detach}
+
+
+def print_hand_count(count: dict, sizes: str) -> None:
+    """The breakdown, in MiB (pytest -s shows it)."""
+    print(f"\nWindow 1's saved activations, {sizes}:")
+    for name, size in (count["head"] | count["lstm"]).items():
+        print(f"  {size:>10,} bytes {size / 2**20:9.4f} MiB  {name}")
+    total = sum(count["head"].values()) + sum(count["lstm"].values())
+    print(f"  {total:>10,} bytes {total / 2**20:9.4f} MiB  total; measure_tbptt: "
+          f"{count['with_detach'][0].saved_mib:.4f} MiB "
+          f"(ids storage, {count['ids_bytes']} bytes, excluded)")
+    print("  without detach:", ", ".join(f"{cost.saved_mib:.4f}" for cost in count["without"]),
+          f"MiB; each window adds {sum(count['lstm'].values()) / 2**20:.4f} MiB (the LSTM's)")
+
+
+def test_a_windows_saved_mib_is_the_sum_of_its_saved_activations_and_holds_no_token_stream(nb):
+    """RNNLM(40, 8, 32), batch 4, T = 30: the hand count of hand_count's docstring, to the byte."""
+    count = hand_count(nb, 40, 8, 32, 4, 30)
+    print_hand_count(count, "RNNLM(40, 8, 32), batch 4, seq 30")
+    hand = count["head"] | count["lstm"]
+    assert sorted(count["activations"].values()) == sorted(hand.values())  # what the hooks saw, one by one
+    total = sum(hand.values())
+    first = count["with_detach"][0]
+    assert first.saved_mib * 2**20 == total  # exactly: the activations, no weights
+    indices = [size for shape, dtype, _, size in count["saved"] if dtype == torch.int64 and shape == (4, 30)]
+    assert indices == [count["ids_bytes"]]  # the embedding's indices: a view of the ids storage, not counted
+    assert all(cost.saved_mib == first.saved_mib for cost in count["with_detach"])
+    growth = [b.saved_mib - a.saved_mib for a, b in itertools.pairwise(count["without"])]
+    assert count["without"][0].saved_mib == first.saved_mib
+    assert all(step * 2**20 == pytest.approx(sum(count["lstm"].values()), abs=1e-6) for step in growth)
 
 
 def test_a_backward_is_timed_after_cuda_has_finished_it(nb, monkeypatch):
@@ -306,55 +444,6 @@ def test_train_or_load_trains_once_then_loads_and_prints_the_same_log(nb, tmp_pa
     assert all(torch.load(path, weights_only=True)["epoch"] == 2 for path in saved)
 
 
-def run_cell(nb, monkeypatch, name: str, run: int, source: str) -> None:
-    """Execute `source` as a notebook cell called `name` in its `run`-th execution (IPython's count)."""
-    monkeypatch.setitem(nb.globals, "get_ipython", lambda: types.SimpleNamespace(execution_count=run))
-    exec(compile(source, name, "exec"), {"check_conclusion": nb.check_conclusion})  # noqa: S102
-
-
-def test_a_check_prints_its_verdict_records_it_and_never_stops_the_run(nb, monkeypatch, capsys):
-    monkeypatch.setitem(nb.globals, "CHECKS", {})
-    assert nb.check_conclusion("Q9", True, "holds") is None
-    nb.check_conclusion("Q9", False, "fails")  # no exception
-    assert capsys.readouterr().out.splitlines() == ["✓ holds", "✗ fails"]
-    assert nb.recorded_checks() == [("Q9", True, "holds"), ("Q9", False, "fails")]
-    sheet = nb.answer_sheet({"Q9": ("figures", "conclusion"), "Q10": ("no checks", "conclusion")}, False)
-    (q9,) = [row for row in sheet.splitlines() if row.startswith("| [Q9](#q9) | ")]
-    assert q9.startswith("| [Q9](#q9) | ✗ ") and "figures" in q9 and "figures conclusion" not in q9
-    assert q9.endswith(" | 1 ✓ 1 ✗ |") and "| [Q10](#q10) | no checks conclusion |  |" in sheet
-    assert "settings differ" not in sheet and "settings differ" in nb.answer_sheet({}, True)
-
-
-def test_a_cell_run_again_replaces_its_own_checks_in_place(nb, monkeypatch):
-    monkeypatch.setitem(nb.globals, "CHECKS", {})
-    two_checks = 'for claim in ("a1", "a2"):\n    check_conclusion("QA", True, claim)'
-    run_cell(nb, monkeypatch, "cell A", 1, two_checks)
-    run_cell(nb, monkeypatch, "cell B", 2, 'check_conclusion("QB", False, "b")')
-    run_cell(nb, monkeypatch, "cell A", 3, two_checks)  # Jupyter: the same cell again
-    assert nb.recorded_checks() == [("QA", True, "a1"), ("QA", True, "a2"), ("QB", False, "b")]
-    run_cell(nb, monkeypatch, "cell A", 4, 'check_conclusion("QA", False, "a3")')  # a run that checks less
-    assert nb.recorded_checks() == [("QA", False, "a3"), ("QB", False, "b")]
-
-
-def test_report_checks_writes_every_check_and_only_a_strict_run_raises_naming_each_disagreement(
-        nb, monkeypatch, tmp_path, capsys):
-    monkeypatch.setitem(nb.globals, "CHECKS", {})
-    for holds, claim in ((True, "fine"), (False, "first wrong"), (False, "second wrong")):
-        nb.check_conclusion("Q9", holds, claim)
-    path = tmp_path / "out" / "checks.json"
-    nb.report_checks(path, strict=False)  # a smoke run: listed, no error
-    records = __import__("json").loads(path.read_text(encoding="utf-8"))
-    assert records == [{"section": "Q9", "claim": c, "agrees": h}
-                       for h, c in ((True, "fine"), (False, "first wrong"), (False, "second wrong"))]
-    with pytest.raises(AssertionError) as failure:
-        nb.report_checks(path, strict=True)
-    assert "Q9: first wrong" in str(failure.value) and "Q9: second wrong" in str(failure.value)
-    assert "fine" not in str(failure.value)
-    monkeypatch.setitem(nb.globals, "CHECKS", {})
-    nb.check_conclusion("Q9", True, "fine")
-    nb.report_checks(path, strict=True)  # all agree: no error
-
-
 # The precision rule: bf16 only where native and a one-step probe of the real training path succeeds.
 def native_cpu(answer: bool) -> types.SimpleNamespace:
     """A stand-in for torch.ops whose oneDNN says `answer` to 'is bf16 native?'."""
@@ -460,3 +549,24 @@ def test_graph_size_through_saved_tensor_hooks_gives_the_earlier_figures(nb):
             assert nb.graph_size(loss, saved, weights) == pytest.approx(reference, abs=1e-9)
             assert reference[1] > 0
             loss.backward(retain_graph=not use_detach)
+
+
+# The loop rule of Q2.2: a cycle repeated 3 times or more, over 8 tokens or more, at the end of a sample.
+def test_a_greedy_sample_stuck_on_one_word_is_a_loop_of_period_one(nb):
+    assert nb.repeating_tail(["the"] + ["<unk>"] * 49) == (1, 1)
+
+
+def test_a_text_ending_in_two_equal_tokens_is_no_loop(nb):
+    assert nb.repeating_tail([f"w{i}" for i in range(48)] + ["N", "N"]) == (50, 0)
+
+
+def test_a_three_token_cycle_over_the_last_third_is_a_loop_of_period_three_from_where_it_starts(nb):
+    cycle = (["a", "b", "c"] * 6)[:16]  # 5 repeats and one token more: 16 tokens
+    words = [f"w{i}" for i in range(34)] + cycle
+    assert len(words) == 50 and nb.repeating_tail(words) == (34, 3)
+
+
+def test_a_cycle_too_short_or_repeated_too_few_times_is_no_loop(nb):
+    assert nb.repeating_tail([f"w{i}" for i in range(47)] + ["x"] * 3) == (50, 0)  # 3 repeats, 3 < 8 tokens
+    assert nb.repeating_tail([f"w{i}" for i in range(42)] + ["a", "b", "c", "d"] * 2) == (50, 0)  # 2 repeats
+    assert nb.repeating_tail([f"w{i}" for i in range(42)] + ["x"] * 8) == (42, 1)  # 8 repeats over 8 tokens

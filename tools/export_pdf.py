@@ -45,7 +45,8 @@ INSTALL_ADVICE = ("No Chrome or Chromium found. Install one: Debian/Ubuntu `sudo
                   "macOS `brew install --cask chromium` or Google Chrome from "
                   "https://www.google.com/chrome/; Windows Google Chrome (or use Edge). "
                   "Or set A2_CHROME=/path/to/the/browser.")
-PLACEHOLDERS = ("*your name*", "*your ID*", "*names of anyone")
+TITLE_SETTINGS = ("STUDENT_NAME", "STUDENT_ID", "DISCUSSED_WITH")  # the settings that page 1 prints
+UNFILLED = "not filled in: set `{}`"  # how page 1 prints an empty one (the notebook's title_block)
 HIDDEN_INPUT_TAG = "remove-input"  # the body shows only the cell's output; the appendix prints its code
 INJECTED_CELL_TAG = "injected-parameters"  # papermill's: not in the body, in the appendix (INJECTED_TITLE)
 INJECTED_TITLE = "Settings that papermill (the tool that ran the notebook) gave this run, in force from here"
@@ -128,10 +129,23 @@ def find_mathjax() -> Path:
     return path
 
 
+def output_text(notebook: nbformat.NotebookNode) -> str:
+    """The text/markdown and text/plain outputs of the notebook's code cells, one after another."""
+    parts = []
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        for output in cell.get("outputs", []):
+            for mime in ("text/markdown", "text/plain"):
+                text = output.get("data", {}).get(mime, "")
+                parts.append("".join(text) if isinstance(text, list) else text)
+    return "\n".join(parts)
+
+
 def placeholder_fields(notebook: nbformat.NotebookNode) -> list[str]:
-    """The title fields of the first cell that still hold their placeholder text."""
-    first = notebook.cells[0].source if notebook.cells else ""
-    return [text for text in PLACEHOLDERS if text in first]
+    """The title settings (STUDENT_NAME, ...) that the executed notebook's page 1 printed as not filled in."""
+    printed = output_text(notebook)
+    return [name for name in TITLE_SETTINGS if UNFILLED.format(name) in printed]
 
 
 def cell_tags(cell: nbformat.NotebookNode) -> list[str]:
@@ -276,10 +290,10 @@ def export(notebook_path: Path, pdf: Path) -> Path:
                           "Run `make run` (or `A2_SMOKE=1 make run`) first.")
     browser, mathjax = find_browser(), find_mathjax()
     notebook = nbformat.read(notebook_path, as_version=4)
-    if placeholder_fields(notebook):
-        fields = ", ".join(placeholder_fields(notebook))
-        print(f"WARNING: the title fields still hold placeholders ({fields}): fill in your name, ID and "
-              "'discussed with' in the first cell of assignment2.ipynb.", file=sys.stderr)
+    unfilled = placeholder_fields(notebook)
+    if unfilled:
+        print(f"WARNING: the title fields are not filled in ({', '.join(unfilled)}): set them in the "
+              "settings cell of assignment2.ipynb and run it again before printing.", file=sys.stderr)
     pdf.parent.mkdir(parents=True, exist_ok=True)
     html = pdf.with_suffix(".html")
     html.write_text(notebook_to_html(notebook, mathjax), encoding="utf-8")
