@@ -74,7 +74,9 @@ pre, code, .highlight pre, .jp-OutputArea-output pre, .jp-RenderedText pre {
   font-size: 8pt !important; line-height: 1.08 !important;
 }
 /* The appendix is for maintainers: its code is smaller, and it packs pages (statements still stay whole). */
-.celltag_a2-appendix-code pre, .celltag_a2-appendix-code .highlight pre { font-size: 6.5pt !important; }
+.celltag_a2-appendix-code pre, .celltag_a2-appendix-code .highlight pre {
+  font-size: 6.5pt !important; line-height: 1.0 !important;
+}
 img { max-width: 100% !important; height: auto !important; break-inside: avoid; }
 table { font-size: 8pt !important; max-width: 100% !important; table-layout: auto; }
 td, th { overflow-wrap: anywhere; padding: 2px 4px !important; }
