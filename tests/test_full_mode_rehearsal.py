@@ -93,3 +93,15 @@ def test_the_end_of_a_full_run_names_the_unfilled_title_fields(rehearsed):
     last = [c for c in rehearsed.cells if c.cell_type == "code"][-1]
     named = "⚠ Fill in the title fields before printing: STUDENT_NAME, STUDENT_ID, DISCUSSED_WITH"
     assert named in cell_text(last)
+
+
+def test_every_answer_states_its_figures_and_one_conclusion_in_at_most_60_words(rehearsed):
+    """Most checks agree here, so most answers show their conclusion: the whole bold text is counted."""
+    established = 0
+    sections = ("Q1(a)", "Q1(b)", "Q1(c)", "Q2.1", "Q2.2", "Q2.3", "Q2.4", "Q2.5", "Q3(b)", "Q3(c)", "Q3(d)")
+    for section in sections:
+        answer = slot_text(rehearsed, section).split("\n\n")[0].removeprefix("**Answer: ")
+        established += "Not established" not in answer
+        words = answer.split("Not established in this run")[0].split()
+        assert len(words) <= 60, (section, len(words))
+    assert established >= 8
