@@ -1,4 +1,4 @@
-"""`make run`'s tool logs the notebook's live progress display, through papermill's internals, end to end.
+"""`make run`'s tool logs the notebook's live progress display (through papermill's internals), quietly.
 
 tools/run_notebook.py wraps `PapermillNotebookClient.process_message` (no public hook sees display updates),
 so requirements-dev.txt pins papermill, and this runs the tool as `make run` does on a notebook of two cells.
@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import nbformat
+import run_notebook  # tools/ is on pytest's pythonpath
 from conftest import REPO
 
 PROGRESS_CELL = """\
@@ -36,6 +37,8 @@ def test_make_run_logs_a_progress_display_update_with_the_installed_papermill(tm
                             check=False)
     log = result.stdout + result.stderr
     assert result.returncode == 0, log
+    # The kernel's transport is encrypted (run_notebook.KERNEL_CONFIG): no plain-TCP warning from ipykernel.
+    assert not run_notebook.ENCRYPTION or "without encryption" not in log, log
 
     logged = [line.strip() for line in log.splitlines()]
     assert "step 1 of 3" in logged and "another display, step 1" in logged, log  # one line per display
