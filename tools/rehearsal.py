@@ -27,7 +27,7 @@ def load_alexnet(device: torch.device, allow_random_weights: bool = False, seed:
     net.load_state_dict(torch.load("stand-in-mobilenet_v2.pth", weights_only=True))
     model = imagenet_classifier(net)
     model.weights = "TEST STAND-IN: a trained MobileNetV2, not AlexNet"
-    model.name = "the stand-in MobileNetV2"
+    model.name = "MobileNetV2"
     return model.to(device)
 '''
 
