@@ -208,3 +208,10 @@ def test_publishing_outside_a_kernel_is_harmless(nb, capsys):
     report.depart("SEED", nb.Departure("seed: **1**", "seed: 1 (assignment: 0)", ("Q1(a)",)))
     capsys.readouterr()
     assert report.answers["Q1(a)"].checks[0].name == "a" and "SEED" in report.departures
+
+
+def test_mount_drive_outside_colab_says_so_and_goes_on(nb, capsys):
+    nb.mount_drive(False)
+    assert capsys.readouterr().out == ""
+    nb.mount_drive(True)  # no google.colab here: no error, one line
+    assert capsys.readouterr().out == "MOUNT_DRIVE is for Colab: not mounting anything here.\n"
